@@ -1,0 +1,105 @@
+// The one validated, typed configuration the gateway is built from.
+// Flags, environment variables and the YAML file all end up here (see ./load.ts).
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where an upstream's Pods come from. */
+export type TargetSpec =
+  | { kind: 'static'; /** as written, for logs and /endpoints */ text: string; addresses: HostPort[] }
+  | { kind: 'dns'; text: string; name: string; port: number };
+
+export interface RouteConfig {
+  /** Path prefix, e.g. "/echo.v1.EchoService/" or "/" */
+  prefix: string;
+  target: TargetSpec;
+}
+
+/** An allowed CORS origin: "*", an exact origin, or a pattern written /regex/ in config. */
+export type OriginRule = '*' | string | RegExp;
+
+export type BalancerName = 'round-robin' | 'least-request';
+
+export interface CorsConfig {
+  allowOrigins: OriginRule[];
+  allowCredentials: boolean;
+  /** Access-Control-Max-Age in seconds. */
+  maxAgeSeconds: number;
+  /** Extra request headers to allow besides what the browser asks for (we reflect the request). */
+  allowHeaders: string[];
+  /** Extra response headers to expose besides gRPC ones and the metadata returned per call. */
+  exposeHeaders: string[];
+}
+
+export interface LimitsConfig {
+  /** Largest single gRPC message, request or response (default 4 MiB). */
+  maxMessageBytes: number;
+  /** Largest request body on the wire (default: room for one max message in text mode). */
+  maxRequestBytes: number;
+  /** Node's maxHeaderSize for the HTTP/1.1 listener. */
+  maxHeaderBytes: number;
+  maxHeadersCount: number;
+  /** Time to receive the request headers. */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request body (never applies to the response stream). */
+  requestTimeoutMs: number;
+  /** HTTP keep-alive idle timeout; must outlast the load balancer in front (ALB 60 s, Google 600 s). */
+  keepAliveTimeoutMs: number;
+  /** Upper bound on any call's duration; 0 = none (long server streams are never cut by default). */
+  maxCallDurationMs: number;
+}
+
+export interface UpstreamOptions {
+  balancer: BalancerName;
+  /** How long a call waits for a READY endpoint before failing UNAVAILABLE. */
+  connectTimeoutMs: number;
+  /** HTTP/2 keepalive ping interval on upstream connections with calls in flight. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** Transparent retries, on another endpoint, of calls the upstream never received. */
+  maxRetries: number;
+  /** In-flight calls per connection above which another connection to the same Pod is opened. */
+  streamsPerConnection: number;
+  /** At most this many connections to one Pod. */
+  maxConnectionsPerEndpoint: number;
+  /** How long a Pod removed from DNS may keep serving its in-flight calls. */
+  drainTimeoutMs: number;
+}
+
+export interface DnsConfig {
+  /** Empty: use the nameservers of /etc/resolv.conf. */
+  servers: HostPort[];
+  resolveIntervalMs: number;
+  /** Per-query timeout. */
+  queryTimeoutMs: number;
+  resolvConfPath: string;
+}
+
+export interface ShutdownConfig {
+  /** After SIGTERM, keep serving (with /readyz 503) this long so endpoint removal propagates. */
+  delayMs: number;
+  /** Then wait at most this long for in-flight calls and streams. */
+  drainTimeoutMs: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  listen: HostPort;
+  /** null: no admin listener. */
+  admin: HostPort | null;
+  /** Default upstream for every path no route matches; null: such calls are UNIMPLEMENTED. */
+  upstream: TargetSpec | null;
+  routes: RouteConfig[];
+  cors: CorsConfig;
+  limits: LimitsConfig;
+  upstreamOptions: UpstreamOptions;
+  dns: DnsConfig;
+  shutdown: ShutdownConfig;
+  logLevel: LogLevel;
+  accessLog: boolean;
+  /** Trust X-Forwarded-For from these proxies (Fastify trustProxy): false, true, hop count or CIDR list. */
+  trustProxy: boolean | number | string[];
+}
