@@ -52,7 +52,9 @@ export interface UpstreamSnapshot {
   kind: 'static' | 'dns';
   balancer: string;
   endpoints: EndpointSnapshot[];
-  resolver?: ResolverStats;
+  /** Calls sent again to another Pod after one that never received them. */
+  retries: number;
+  resolver: ResolverStats;
 }
 
 export interface ResolverStats {
@@ -61,16 +63,6 @@ export interface ResolverStats {
   /** ms since the epoch, 0 when none yet */
   lastSuccess: number;
   lastError?: string;
-}
-
-/** Events an upstream reports for metrics; every field optional to implement. */
-export interface UpstreamObserver {
-  onCallStart?(upstream: string, endpoint: string): void;
-  onCallEnd?(upstream: string, endpoint: string, code: number): void;
-  onRetry?(upstream: string, fromEndpoint: string, code: number): void;
-  onResolve?(upstream: string, ok: boolean, addresses: number): void;
-  onEndpointState?(upstream: string, endpoint: string, state: EndpointState): void;
-  onEndpointRemoved?(upstream: string, endpoint: string): void;
 }
 
 export interface Upstream {

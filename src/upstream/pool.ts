@@ -1,0 +1,271 @@
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { TargetSpec, UpstreamOptions } from '../config/types.js';
+import { createBalancer, type Balancer } from './balancer/index.js';
+import { channelOptions, grpcTarget } from './connection.js';
+import { Endpoint } from './endpoint.js';
+import type { Logger } from './logger.js';
+import { PoolCall, type CallHost } from './pool-call.js';
+import type {
+  CallListener,
+  CallRequest,
+  EndpointState,
+  ResolvedAddress,
+  Resolver,
+  Upstream,
+  UpstreamCall,
+  UpstreamSnapshot,
+} from './types.js';
+
+export interface PoolSettings {
+  name: string;
+  target: TargetSpec;
+  resolver: Resolver;
+  options: UpstreamOptions;
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+/** Status codes that count against a Pod (transport or server trouble, not application answers). */
+const FAILURE_CODES = new Set<number>([
+  Status.UNAVAILABLE,
+  Status.INTERNAL,
+  Status.UNKNOWN,
+  Status.DATA_LOSS,
+  Status.DEADLINE_EXCEEDED,
+]);
+
+function addressKey(a: ResolvedAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/**
+ * The Pods of one upstream target: one Endpoint per address the resolver reports, calls
+ * spread over the READY ones by the balancer. Addresses that leave DNS drain: no new calls,
+ * in-flight ones finish (bounded by drainTimeoutMs), then the connections close.
+ */
+export class PodPool implements Upstream, CallHost {
+  readonly name: string;
+  readonly maxRetries: number;
+  readonly connectTimeoutMs: number;
+  closing = false;
+  retries = 0;
+
+  private readonly endpoints = new Map<string, Endpoint>();
+  /** READY and not draining; replaced, never mutated, so balancers may hold on to it. */
+  private ready: Endpoint[] = [];
+  private readonly parked = new Set<PoolCall>();
+  private readonly active = new Map<Endpoint, Set<PoolCall>>();
+  private readonly drainTimers = new Map<Endpoint, NodeJS.Timeout>();
+  private readonly balancer: Balancer<Endpoint>;
+  private readonly channelOptions;
+  private totalInFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly settings: PoolSettings) {
+    this.name = settings.name;
+    this.maxRetries = settings.options.maxRetries;
+    this.connectTimeoutMs = settings.options.connectTimeoutMs;
+    this.balancer = createBalancer<Endpoint>(settings.options.balancer);
+    this.channelOptions = channelOptions({
+      keepaliveTimeMs: settings.options.keepaliveTimeMs,
+      keepaliveTimeoutMs: settings.options.keepaliveTimeoutMs,
+      maxMessageBytes: settings.maxMessageBytes,
+    });
+  }
+
+  start(): void {
+    this.settings.resolver.start({
+      onAddresses: (addresses) => this.setAddresses(addresses),
+      onError: (error) =>
+        this.settings.logger.warn(
+          { upstream: this.name, err: error.message, endpoints: this.endpoints.size },
+          'resolve failed; keeping the last known Pods',
+        ),
+    });
+  }
+
+  // ---- membership ------------------------------------------------------------------
+  setAddresses(addresses: ResolvedAddress[]): void {
+    if (this.closing) return;
+    const wanted = new Map(addresses.map((a) => [addressKey(a), a] as const));
+    for (const [key, address] of wanted) {
+      const existing = this.endpoints.get(key);
+      if (!existing) {
+        this.addEndpoint(key, address);
+      } else if (existing.draining) {
+        existing.draining = false; // back in DNS before its drain finished
+        clearTimeout(this.drainTimers.get(existing));
+        this.drainTimers.delete(existing);
+        this.settings.logger.info({ upstream: this.name, endpoint: key }, 'Pod is back; drain cancelled');
+      }
+    }
+    for (const [key, endpoint] of this.endpoints) {
+      if (!wanted.has(key) && !endpoint.draining) this.drain(endpoint);
+    }
+    this.recomputeReady();
+  }
+
+  private addEndpoint(key: string, address: ResolvedAddress): void {
+    const o = this.settings.options;
+    const endpoint = new Endpoint(
+      key,
+      {
+        target: grpcTarget(address.host, address.port),
+        channelOptions: this.channelOptions,
+        streamsPerConnection: o.streamsPerConnection,
+        maxConnections: o.maxConnectionsPerEndpoint,
+      },
+      (ep, previous) => this.onEndpointState(ep, previous),
+    );
+    this.endpoints.set(key, endpoint);
+    this.settings.logger.info({ upstream: this.name, endpoint: key }, 'Pod added');
+  }
+
+  private drain(endpoint: Endpoint): void {
+    endpoint.draining = true;
+    this.settings.logger.info(
+      { upstream: this.name, endpoint: endpoint.address, inFlight: endpoint.inFlight },
+      'Pod left DNS; draining',
+    );
+    if (endpoint.inFlight === 0) {
+      this.remove(endpoint);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const calls = this.active.get(endpoint);
+      this.settings.logger.warn(
+        { upstream: this.name, endpoint: endpoint.address, inFlight: endpoint.inFlight },
+        'drain timeout; cancelling the calls still on this Pod',
+      );
+      for (const call of calls ?? []) call.cancelWith(Status.UNAVAILABLE, 'Pod removed and its drain timed out');
+      this.remove(endpoint);
+    }, this.settings.options.drainTimeoutMs);
+    timer.unref();
+    this.drainTimers.set(endpoint, timer);
+  }
+
+  private remove(endpoint: Endpoint): void {
+    clearTimeout(this.drainTimers.get(endpoint));
+    this.drainTimers.delete(endpoint);
+    if (this.endpoints.get(endpoint.address) === endpoint) this.endpoints.delete(endpoint.address);
+    endpoint.close();
+    this.settings.logger.info({ upstream: this.name, endpoint: endpoint.address }, 'Pod removed');
+    this.recomputeReady();
+  }
+
+  private onEndpointState(endpoint: Endpoint, previous: EndpointState): void {
+    const log = this.settings.logger;
+    if (endpoint.state === 'READY' || previous === 'READY') {
+      log.info({ upstream: this.name, endpoint: endpoint.address, state: endpoint.state, previous }, 'Pod state');
+    } else {
+      log.debug({ upstream: this.name, endpoint: endpoint.address, state: endpoint.state, previous }, 'Pod state');
+    }
+    // A Pod that dropped its connection may be gone for good: ask DNS now, not at the next tick.
+    if (previous === 'READY' && endpoint.state !== 'READY') this.settings.resolver.refresh();
+    this.recomputeReady();
+  }
+
+  private recomputeReady(): void {
+    const ready: Endpoint[] = [];
+    for (const endpoint of this.endpoints.values()) {
+      if (endpoint.state === 'READY' && !endpoint.draining) ready.push(endpoint);
+    }
+    this.ready = ready;
+    if (ready.length > 0 && this.parked.size > 0) {
+      for (const call of [...this.parked]) call.retryStart();
+    }
+  }
+
+  // ---- CallHost ----------------------------------------------------------------------
+  pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined {
+    return this.balancer.pick(this.ready, exclude);
+  }
+
+  park(call: PoolCall): void {
+    this.parked.add(call);
+  }
+
+  unpark(call: PoolCall): void {
+    this.parked.delete(call);
+  }
+
+  attemptStarted(endpoint: Endpoint, call: PoolCall): void {
+    endpoint.inFlight++;
+    endpoint.calls++;
+    this.totalInFlight++;
+    let calls = this.active.get(endpoint);
+    if (!calls) this.active.set(endpoint, (calls = new Set()));
+    calls.add(call);
+  }
+
+  attemptEnded(endpoint: Endpoint, call: PoolCall, code: number): void {
+    endpoint.inFlight--;
+    this.totalInFlight--;
+    if (FAILURE_CODES.has(code)) endpoint.failures++;
+    const calls = this.active.get(endpoint);
+    calls?.delete(call);
+    if (calls && calls.size === 0) this.active.delete(endpoint);
+    if (endpoint.draining && endpoint.inFlight === 0) this.remove(endpoint);
+    if (this.totalInFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  retried(endpoint: Endpoint, status: StatusObject): void {
+    this.retries++;
+    this.settings.logger.debug(
+      { upstream: this.name, endpoint: endpoint.address, code: status.code, details: status.details },
+      'retrying a call the Pod never received on another Pod',
+    );
+  }
+
+  // ---- Upstream ----------------------------------------------------------------------
+  call(request: CallRequest, listener: CallListener): UpstreamCall {
+    const call = new PoolCall(this, request, listener);
+    call.start();
+    return call;
+  }
+
+  isReady(): boolean {
+    return this.ready.length > 0;
+  }
+
+  snapshot(): UpstreamSnapshot {
+    const endpoints = [...this.endpoints.values()].map((e) => e.snapshot());
+    endpoints.sort((a, b) => a.firstSeen - b.firstSeen || a.address.localeCompare(b.address));
+    return {
+      name: this.name,
+      target: this.settings.target.text,
+      kind: this.settings.target.kind,
+      balancer: this.balancer.name,
+      endpoints,
+      retries: this.retries,
+      resolver: this.settings.resolver.stats(),
+    };
+  }
+
+  async close(drainMs: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.settings.resolver.stop();
+    for (const call of [...this.parked]) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
+    if (this.totalInFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const calls of this.active.values()) {
+      for (const call of [...calls]) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
+    }
+    for (const endpoint of this.endpoints.values()) endpoint.close();
+    for (const timer of this.drainTimers.values()) clearTimeout(timer);
+    this.endpoints.clear();
+    this.ready = [];
+  }
+}
