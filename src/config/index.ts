@@ -1,0 +1,20 @@
+// The config room: flags, environment and YAML → one validated, typed Config.
+export type * from './types.js';
+export { ConfigError, helpText, loadConfig, packageVersion, versionText, type LoadResult } from './load.js';
+export { envName, settingsTable, type SettingRow } from './settings.js';
+export {
+  formatDuration,
+  isDnsName,
+  MAX_DURATION_MS,
+  parseBoolean,
+  parseByteSize,
+  parseDuration,
+  parseHeaderName,
+  parseHostPort,
+  parseInteger,
+  parseOrigin,
+  parseRoute,
+  parseTarget,
+  parseTrustProxy,
+  type HostPortOptions,
+} from './parse-values.js';

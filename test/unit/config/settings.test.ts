@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { helpText, loadConfig, settingsTable } from '../../../src/config/index.js';
+
+describe('settings table', () => {
+  const rows = settingsTable();
+
+  it('derives env and YAML names from the flag', () => {
+    for (const row of rows) {
+      expect(row.flag).toMatch(/^--[a-z][a-z0-9-]*$/);
+      const name = row.flag.slice(2);
+      if (row.env !== '') expect(row.env).toBe(`GWG_${name.toUpperCase().replace(/-/g, '_')}`);
+      if (row.yaml !== '') expect(row.yaml).toBe(name);
+      expect(row.help.length).toBeGreaterThan(0);
+    }
+    expect(new Set(rows.map((r) => r.flag)).size).toBe(rows.length);
+  });
+
+  it('lists the settings of the brief', () => {
+    const flags = rows.map((r) => r.flag);
+    for (const f of [
+      '--listen', '--admin', '--upstream', '--route', '--allow-origin', '--allow-credentials', '--cors-max-age',
+      '--cors-allow-header', '--cors-expose-header', '--max-message-size', '--max-request-size', '--max-header-size',
+      '--max-headers', '--headers-timeout', '--request-timeout', '--keepalive-timeout', '--max-call-duration',
+      '--balancer', '--connect-timeout', '--upstream-keepalive', '--upstream-keepalive-timeout', '--max-retries',
+      '--streams-per-connection', '--max-connections-per-pod', '--pod-drain-timeout', '--dns-server',
+      '--resolve-interval', '--dns-timeout', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
+      '--access-log', '--trust-proxy', '--config', '--help', '--version',
+    ]) {
+      expect(flags).toContain(f);
+    }
+    expect(rows.filter((r) => r.repeatable).map((r) => r.flag).sort()).toEqual(
+      ['--allow-origin', '--cors-allow-header', '--cors-expose-header', '--dns-server', '--route'].sort(),
+    );
+  });
+
+  it('--help lists every flag with its env var and default', () => {
+    const help = helpText();
+    const flat = help.replace(/\s+/g, ' ');
+    for (const row of rows) {
+      expect(help).toContain(row.flag);
+      if (row.env !== '') expect(help).toContain(row.env);
+      if (row.default !== '') expect(flat).toContain(`default: ${row.default}`);
+    }
+    expect(help).toContain('--no-access-log');
+    expect(loadConfig(['--help'], {})).toEqual({ help });
+  });
+
+  it('every flag, env var and YAML key is accepted by the loader', () => {
+    for (const row of rows) {
+      if (row.flag === '--help' || row.flag === '--version' || row.flag === '--config') continue;
+      const value = sample[row.flag];
+      expect(value, `sample value for ${row.flag}`).toBeDefined();
+      const base = row.flag === '--upstream' ? [] : ['--upstream', '1.1.1.1:1'];
+      expect(() => loadConfig([...base, row.flag, value!], {})).not.toThrow();
+      expect(() => loadConfig(base, { [row.env]: value! })).not.toThrow();
+      const yaml = `${row.yaml}: ${JSON.stringify(value)}\n`;
+      expect(() => loadConfig([...base, '--config', 'c.yaml'], {}, () => yaml)).not.toThrow();
+    }
+  });
+});
+
+const sample: Record<string, string> = {
+  '--listen': '127.0.0.1:0',
+  '--admin': 'off',
+  '--upstream': 'dns:///echo:50051',
+  '--route': '/x/=1.1.1.1:1',
+  '--allow-origin': 'https://a.example',
+  '--allow-credentials': 'false',
+  '--cors-max-age': '1m',
+  '--cors-allow-header': 'x-a',
+  '--cors-expose-header': 'x-b',
+  '--max-message-size': '1MiB',
+  '--max-request-size': '2MiB',
+  '--max-header-size': '8KiB',
+  '--max-headers': '10',
+  '--headers-timeout': '5s',
+  '--request-timeout': '10s',
+  '--keepalive-timeout': '75s',
+  '--max-call-duration': '1h',
+  '--balancer': 'least-request',
+  '--connect-timeout': '1s',
+  '--upstream-keepalive': '20s',
+  '--upstream-keepalive-timeout': '5s',
+  '--max-retries': '1',
+  '--streams-per-connection': '50',
+  '--max-connections-per-pod': '2',
+  '--pod-drain-timeout': '10s',
+  '--dns-server': '10.0.0.10',
+  '--resolve-interval': '1s',
+  '--dns-timeout': '1s',
+  '--resolv-conf': '/tmp/resolv.conf',
+  '--shutdown-delay': '1s',
+  '--drain-timeout': '10s',
+  '--log-level': 'warn',
+  '--access-log': 'false',
+  '--trust-proxy': '2',
+};
