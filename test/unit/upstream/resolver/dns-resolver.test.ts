@@ -1,0 +1,377 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHeadlessDns, type HeadlessDns } from '../../../../examples/headless-dns/server.js';
+import { DnsResolver, type DnsResolverOptions } from '../../../../src/upstream/resolver/dns-resolver.js';
+import { StaticResolver } from '../../../../src/upstream/resolver/static-resolver.js';
+import { hosts, recorder, sleep, tempResolvConf, waitFor } from './helpers.js';
+
+const NS = 'default';
+const FQDN = `echo-headless.${NS}.svc.cluster.local`;
+const ABS = `${FQDN}.`; // absolute: exactly one A and one AAAA query per round
+
+let dns: HeadlessDns;
+let conf: { file: string; cleanup(): Promise<void> };
+const resolvers: DnsResolver[] = [];
+const extraServers: HeadlessDns[] = [];
+
+beforeAll(async () => {
+  dns = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+  conf = await tempResolvConf(
+    `nameserver 127.0.0.1#${dns.address.port}\nsearch ${NS}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
+  );
+});
+afterAll(async () => {
+  await dns.close();
+  await conf.cleanup();
+});
+beforeEach(() => {
+  dns.setMode('normal');
+  dns.setUdpLimit(null);
+  dns.removeName(FQDN);
+});
+afterEach(async () => {
+  resolvers.splice(0).forEach((r) => r.stop());
+  await Promise.all(extraServers.splice(0).map((s) => s.close()));
+});
+
+function resolver(opts: Partial<DnsResolverOptions> = {}): DnsResolver {
+  const r = new DnsResolver({
+    name: ABS,
+    port: 50051,
+    servers: [dns.address],
+    intervalMs: 200,
+    queryTimeoutMs: 150,
+    resolvConfPath: conf.file,
+    jitter: 0,
+    minRefreshIntervalMs: 50,
+    ...opts,
+  });
+  resolvers.push(r);
+  return r;
+}
+
+describe('DnsResolver: resolving', () => {
+  it('a short Service name goes through the Kubernetes search list; servers from resolv.conf', async () => {
+    dns.setRecords(FQDN, ['127.0.0.10', '127.0.0.2', 'fd00::2', '127.0.0.2', 'fd00::10']);
+    const rec = recorder();
+    resolver({ name: 'echo-headless', servers: [] }).start(rec);
+    const set = await rec.waitForSet(() => true);
+    // deduplicated; sorted numerically, IPv4 before IPv6; IPv6 without brackets
+    expect(set).toEqual([
+      { host: '127.0.0.2', port: 50051 },
+      { host: '127.0.0.10', port: 50051 },
+      { host: 'fd00::2', port: 50051 },
+      { host: 'fd00::10', port: 50051 },
+    ]);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('re-resolves every interval: added and removed Pods show up; unchanged sets are not re-reported', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3'], 30);
+    const rec = recorder();
+    const r = resolver({ intervalMs: 150 });
+    r.start(rec);
+    await rec.waitForSet((s) => s.length === 2);
+    const queries = dns.queries();
+    await waitFor(() => dns.queries() >= queries + 4, 2000, 'two more rounds');
+    expect(rec.sets).toHaveLength(1); // same set: not reported again
+    dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3', '127.0.0.4'], 30);
+    expect(hosts(await rec.waitForSet((s) => s.length === 3))).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    dns.setRecords(FQDN, ['127.0.0.4'], 30);
+    expect(hosts(await rec.waitForSet((s) => s.length === 1))).toEqual(['127.0.0.4']);
+    expect(r.stats().lookups).toBeGreaterThanOrEqual(4);
+    expect(r.stats().failures).toBe(0);
+    expect(r.stats().lastSuccess).toBeGreaterThan(0);
+  });
+
+  it('honours a TTL shorter than the interval (but not faster than minRefreshIntervalMs)', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2'], 1);
+    const rec = recorder();
+    const r = resolver({ intervalMs: 60_000, minRefreshIntervalMs: 100 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    dns.setRecords(FQDN, ['127.0.0.3'], 1);
+    const t0 = Date.now();
+    await rec.waitForSet((s) => s[0]?.host === '127.0.0.3', 2500);
+    expect(Date.now() - t0).toBeLessThan(1600);
+
+    // TTL 0: rounds come every minRefreshIntervalMs, not in a busy loop.
+    dns.setRecords(FQDN, ['127.0.0.3'], 0);
+    const seen = r.stats().lookups;
+    await waitFor(() => r.stats().lookups > seen, 2000, 'a round that sees TTL 0');
+    const before = r.stats().lookups;
+    await sleep(600);
+    const rounds = r.stats().lookups - before;
+    expect(rounds).toBeGreaterThanOrEqual(3);
+    expect(rounds).toBeLessThanOrEqual(7);
+  });
+
+  it('follows a CNAME (a headless Service behind an ExternalName)', async () => {
+    dns.setRecords(FQDN, ['127.0.0.5', '127.0.0.6']);
+    dns.setCname('echo-alias.example', FQDN, 30);
+    const rec = recorder();
+    resolver({ name: 'echo-alias.example.' }).start(rec);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.5', '127.0.0.6']);
+  });
+
+  it('a 60-Pod Service behind a server with a 512-byte UDP limit: complete set over TCP', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => `10.2.0.${i + 1}`);
+    dns.setRecords(FQDN, many);
+    dns.setUdpLimit(512);
+    const tcp = dns.tcpConnections();
+    const rec = recorder();
+    resolver().start(rec);
+    expect((await rec.waitForSet(() => true)).length).toBe(60);
+    expect(dns.tcpConnections()).toBeGreaterThan(tcp);
+  });
+
+  it('refresh() brings the next round forward, rate-limited', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    const r = resolver({ intervalMs: 60_000, minRefreshIntervalMs: 200 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    dns.setRecords(FQDN, ['127.0.0.7']);
+    const lookups = r.stats().lookups;
+    for (let i = 0; i < 20; i++) r.refresh();
+    await rec.waitForSet((s) => s[0]?.host === '127.0.0.7', 1000);
+    await sleep(500);
+    for (let i = 0; i < 20; i++) r.refresh();
+    await sleep(300);
+    // two bursts of 20 refresh() calls: two rounds (maybe one queued behind an in-flight round)
+    expect(r.stats().lookups - lookups).toBeLessThanOrEqual(3);
+    expect(r.stats().lookups - lookups).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('DnsResolver: failures keep the last good set', () => {
+  for (const mode of ['servfail', 'refused', 'drop', 'malformed'] as const) {
+    it(`${mode}: set kept, onError called, failures counted, then recovery`, async () => {
+      dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3']);
+      const rec = recorder();
+      const r = resolver({ queryTimeoutMs: 100 });
+      r.start(rec);
+      await rec.waitForSet(() => true);
+      dns.setMode(mode);
+      await rec.waitForErrors(2, 4000);
+      expect(rec.sets).toHaveLength(1);
+      const st = r.stats();
+      expect(st.failures).toBeGreaterThanOrEqual(2);
+      expect(st.lastError).toBeTruthy();
+      // recovery: a changed set is picked up again
+      dns.setMode('normal');
+      dns.setRecords(FQDN, ['127.0.0.9']);
+      expect(hosts(await rec.waitForSet(() => true, 3000))).toEqual(['127.0.0.9']);
+      expect(rec.sets.every((s) => s.length > 0)).toBe(true);
+    });
+  }
+
+  it('server gone (port closed): ECONNREFUSED failures keep the set; it comes back on the same port', async () => {
+    const own = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+    const port = own.address.port;
+    own.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    const r = resolver({ servers: [own.address] });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    await own.close();
+    await rec.waitForErrors(2);
+    expect(rec.errors[0]!.message).toMatch(/ECONNREFUSED/);
+    expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }]]);
+    const again = await startHeadlessDns({ host: '127.0.0.1', port });
+    extraServers.push(again);
+    again.setRecords(FQDN, ['127.0.0.3']);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.3']);
+  });
+
+  it('backs off: failures come at most once per ~backoff, not in a loop', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    dns.setMode('servfail');
+    const rec = recorder();
+    const r = resolver({ intervalMs: 400 }); // backoff 400 ms (min(1 s, interval)) capped at the interval
+    r.start(rec);
+    await sleep(1000);
+    expect(r.stats().failures).toBeGreaterThanOrEqual(2);
+    expect(r.stats().failures).toBeLessThanOrEqual(4);
+    expect(rec.sets).toEqual([]);
+  });
+
+  it('fails over to the second server (dead first server, and a first server that times out)', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const dead = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+    const deadAddr = dead.address;
+    await dead.close();
+    const rec1 = recorder();
+    resolver({ servers: [deadAddr, dns.address] }).start(rec1);
+    expect(hosts(await rec1.waitForSet(() => true))).toEqual(['127.0.0.2']);
+    expect(rec1.errors).toEqual([]);
+
+    const slow = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+    extraServers.push(slow);
+    slow.setMode('drop');
+    const rec2 = recorder();
+    const r2 = resolver({ servers: [slow.address, dns.address], queryTimeoutMs: 100 });
+    r2.start(rec2);
+    expect(hosts(await rec2.waitForSet(() => true))).toEqual(['127.0.0.2']);
+    expect(slow.queries()).toBeGreaterThan(0);
+    expect(r2.stats().failures).toBe(0);
+  });
+});
+
+describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
+  it('NXDOMAIN on two consecutive rounds empties the set; one is not enough', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    const r = resolver({ intervalMs: 300 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    const q0 = dns.queries();
+    dns.removeName(FQDN);
+    // first empty round: nothing reported, no error
+    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one round');
+    await sleep(30);
+    expect(rec.sets).toHaveLength(1);
+    expect(rec.errors).toEqual([]);
+    // second: the empty set
+    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(rec.errors).toEqual([]);
+    expect(r.stats().failures).toBe(0);
+    // and Pods coming back are picked up
+    dns.setRecords(FQDN, ['127.0.0.4']);
+    expect(hosts(await rec.waitForSet((s) => s.length === 1))).toEqual(['127.0.0.4']);
+  });
+
+  it('NOERROR without records behaves the same (every candidate name tried)', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    resolver({ name: 'echo-headless', intervalMs: 150 }).start(rec);
+    await rec.waitForSet(() => true);
+    dns.setRecords(FQDN, []);
+    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(rec.sets).toHaveLength(2);
+  });
+
+  it('a single empty answer between good ones (a glitch) never empties the pool', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    resolver({ intervalMs: 300 }).start(rec);
+    await rec.waitForSet(() => true);
+    const q0 = dns.queries();
+    dns.removeName(FQDN);
+    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one round');
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    await sleep(800);
+    expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }]]);
+  });
+
+  it('an empty answer followed by a failure does not count as confirmed', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const rec = recorder();
+    resolver({ intervalMs: 300, queryTimeoutMs: 100 }).start(rec);
+    await rec.waitForSet(() => true);
+    const q0 = dns.queries();
+    dns.removeName(FQDN);
+    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one empty round');
+    dns.setMode('servfail');
+    await rec.waitForErrors(1);
+    dns.setMode('normal'); // still NXDOMAIN: needs two more empty rounds
+    const q1 = dns.queries();
+    await waitFor(() => dns.queries() >= q1 + 2, 2000, 'one more empty round');
+    await sleep(30);
+    expect(rec.sets).toHaveLength(1);
+    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+  });
+
+  it('on the first round, an empty answer is reported at once', async () => {
+    const rec = recorder();
+    resolver().start(rec);
+    expect(await rec.waitForSet(() => true)).toEqual([]);
+    expect(rec.errors).toEqual([]);
+  });
+});
+
+describe('DnsResolver: stop()', () => {
+  it('no more queries after stop(), in-flight ones aborted, no UDP handle left', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const udpHandles = () => process.getActiveResourcesInfo().filter((x) => x === 'UDPWrap').length;
+    const baseline = udpHandles();
+    const rec = recorder();
+    const r = resolver({ intervalMs: 100 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    dns.setMode('drop');
+    await sleep(120); // a round is now waiting on a dropped query
+    r.stop();
+    await sleep(20);
+    expect(udpHandles()).toBe(baseline);
+    const q = dns.queries();
+    await sleep(400);
+    expect(dns.queries()).toBe(q);
+    expect(rec.errors).toEqual([]); // an abort by stop() is not reported
+  });
+
+  it('a process using the resolver exits by itself once it is stopped (nothing keeps it alive)', async () => {
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+    const script = path.join(path.dirname(conf.file), 'child.ts');
+    const mod = path.join(root, 'src/upstream/resolver/index.ts');
+    await writeFile(
+      script,
+      `import { DnsResolver } from ${JSON.stringify(mod)};
+const r = new DnsResolver({ name: ${JSON.stringify(ABS)}, port: 1, servers: [{ host: '127.0.0.1', port: ${dns.address.port} }],
+  intervalMs: 100, queryTimeoutMs: 30000, resolvConfPath: ${JSON.stringify(conf.file)} });
+// The resolver never keeps a process alive by itself (everything is unref'd): this interval
+// stands for the gateway's servers, and is cleared with stop().
+const keepAlive = setInterval(() => {}, 1000);
+r.start({ onAddresses(a) { console.log(JSON.stringify(a)); r.stop(); clearInterval(keepAlive); }, onError() {} });
+`,
+    );
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(JSON.parse(out.trim())).toEqual([{ host: '127.0.0.2', port: 1 }]);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe('StaticResolver', () => {
+  it('reports the fixed list once, after start(), brackets stripped, duplicates dropped', async () => {
+    const r = new StaticResolver([
+      { host: '127.0.0.1', port: 50051 },
+      { host: '[::1]', port: 50052 },
+      { host: 'echo.internal', port: 50053 },
+      { host: '127.0.0.1', port: 50051 },
+    ]);
+    const rec = recorder();
+    r.start(rec);
+    expect(rec.sets).toEqual([]); // never re-entrantly from start()
+    await Promise.resolve();
+    expect(rec.sets).toEqual([
+      [
+        { host: '127.0.0.1', port: 50051 },
+        { host: '::1', port: 50052 },
+        { host: 'echo.internal', port: 50053 },
+      ],
+    ]);
+    r.refresh();
+    await sleep(10);
+    expect(rec.sets).toHaveLength(1);
+    expect(r.stats()).toMatchObject({ lookups: 1, failures: 0 });
+    r.stop();
+  });
+
+  it('stop() before the first report: nothing reported', async () => {
+    const r = new StaticResolver([{ host: '127.0.0.1', port: 1 }]);
+    const rec = recorder();
+    r.start(rec);
+    r.stop();
+    await sleep(5);
+    expect(rec.sets).toEqual([]);
+  });
+});
