@@ -8,4 +8,7 @@ npx --no-install buf generate
 # protobuf-ts has no import_extension option; module NodeNext needs `.js` on relative imports.
 find "$root/test/gen/pbts" -name '*.ts' -print0 |
   xargs -0 sed -i -E 's#(from ["'"'"']\./[^"'"'"']+)(["'"'"'])#\1.js\2#g; s#\.js\.js#.js#g'
+# ...and our tsconfig has noImplicitOverride: mark the MessageType overrides.
+find "$root/test/gen/pbts" -name '*.ts' -print0 |
+  xargs -0 sed -i -E 's#^    (create|internalBinaryRead|internalBinaryWrite)\(#    override \1(#'
 echo "generated: $(cd "$root" && find test/gen -type f | sort | tr '\n' ' ')"

@@ -112,7 +112,7 @@ class EchoRequest$Type extends MessageType<EchoRequest> {
             { no: 6, name: "response_size", kind: "scalar", T: 5 /*ScalarType.INT32*/ }
         ]);
     }
-    create(value?: PartialMessage<EchoRequest>): EchoRequest {
+    override create(value?: PartialMessage<EchoRequest>): EchoRequest {
         const message = globalThis.Object.create((this.messagePrototype!));
         message.message = "";
         message.payload = new Uint8Array(0);
@@ -124,7 +124,7 @@ class EchoRequest$Type extends MessageType<EchoRequest> {
             reflectionMergePartial<EchoRequest>(this, message, value);
         return message;
     }
-    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: EchoRequest): EchoRequest {
+    override internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: EchoRequest): EchoRequest {
         let message = target ?? this.create(), end = reader.pos + length;
         while (reader.pos < end) {
             let [fieldNo, wireType] = reader.tag();
@@ -158,7 +158,7 @@ class EchoRequest$Type extends MessageType<EchoRequest> {
         }
         return message;
     }
-    internalBinaryWrite(message: EchoRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+    override internalBinaryWrite(message: EchoRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
         /* string message = 1; */
         if (message.message !== "")
             writer.tag(1, WireType.LengthDelimited).string(message.message);
@@ -197,7 +197,7 @@ class EchoResponse$Type extends MessageType<EchoResponse> {
             { no: 4, name: "index", kind: "scalar", T: 5 /*ScalarType.INT32*/ }
         ]);
     }
-    create(value?: PartialMessage<EchoResponse>): EchoResponse {
+    override create(value?: PartialMessage<EchoResponse>): EchoResponse {
         const message = globalThis.Object.create((this.messagePrototype!));
         message.message = "";
         message.payload = new Uint8Array(0);
@@ -207,7 +207,7 @@ class EchoResponse$Type extends MessageType<EchoResponse> {
             reflectionMergePartial<EchoResponse>(this, message, value);
         return message;
     }
-    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: EchoResponse): EchoResponse {
+    override internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: EchoResponse): EchoResponse {
         let message = target ?? this.create(), end = reader.pos + length;
         while (reader.pos < end) {
             let [fieldNo, wireType] = reader.tag();
@@ -235,7 +235,7 @@ class EchoResponse$Type extends MessageType<EchoResponse> {
         }
         return message;
     }
-    internalBinaryWrite(message: EchoResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+    override internalBinaryWrite(message: EchoResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
         /* string message = 1; */
         if (message.message !== "")
             writer.tag(1, WireType.LengthDelimited).string(message.message);
@@ -270,7 +270,7 @@ class ServerStreamRequest$Type extends MessageType<ServerStreamRequest> {
             { no: 6, name: "status_message", kind: "scalar", T: 9 /*ScalarType.STRING*/ }
         ]);
     }
-    create(value?: PartialMessage<ServerStreamRequest>): ServerStreamRequest {
+    override create(value?: PartialMessage<ServerStreamRequest>): ServerStreamRequest {
         const message = globalThis.Object.create((this.messagePrototype!));
         message.count = 0;
         message.intervalMs = 0;
@@ -282,7 +282,7 @@ class ServerStreamRequest$Type extends MessageType<ServerStreamRequest> {
             reflectionMergePartial<ServerStreamRequest>(this, message, value);
         return message;
     }
-    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ServerStreamRequest): ServerStreamRequest {
+    override internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ServerStreamRequest): ServerStreamRequest {
         let message = target ?? this.create(), end = reader.pos + length;
         while (reader.pos < end) {
             let [fieldNo, wireType] = reader.tag();
@@ -316,7 +316,7 @@ class ServerStreamRequest$Type extends MessageType<ServerStreamRequest> {
         }
         return message;
     }
-    internalBinaryWrite(message: ServerStreamRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+    override internalBinaryWrite(message: ServerStreamRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
         /* int32 count = 1; */
         if (message.count !== 0)
             writer.tag(1, WireType.Varint).int32(message.count);
