@@ -12,13 +12,16 @@ export interface RouteEntry {
  */
 export class Router {
   private readonly routes: RouteEntry[];
+  private readonly fallback: RouteEntry | null;
 
-  constructor(routes: RouteEntry[], private readonly fallback: Upstream | null) {
+  constructor(routes: RouteEntry[], fallback: Upstream | null) {
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+    // The default upstream's "prefix" is empty: it matches everything, last.
+    this.fallback = fallback ? { prefix: '', upstream: fallback } : null;
   }
 
-  route(path: string): Upstream | null {
-    for (const r of this.routes) if (path.startsWith(r.prefix)) return r.upstream;
+  route(path: string): RouteEntry | null {
+    for (const r of this.routes) if (path.startsWith(r.prefix)) return r;
     return this.fallback;
   }
 }

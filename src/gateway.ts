@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { buildAdminServer, type AdminState } from './admin/server.js';
+import type { Config, HostPort } from './config/types.js';
+import { buildHttpServer } from './http/server.js';
+import { buildUpstreams } from './upstream/index.js';
+import type { PodPool } from './upstream/pool.js';
+
+export interface Gateway {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly httpUrl: string;
+  readonly adminUrl: string | null;
+  readonly pools: readonly PodPool[];
+  readonly logger: Logger;
+  /**
+   * Kubernetes-style stop: /readyz turns 503 at once, calls keep being served for
+   * shutdown.delayMs (while endpoint removal propagates), then the listener stops accepting,
+   * in-flight calls and streams get up to shutdown.drainTimeoutMs, then upstream
+   * connections close.
+   */
+  shutdown(): Promise<void>;
+  /** Stop now: in-flight calls are cancelled. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** A pino logger, or false for none. Default: JSON to stdout at config.logLevel. */
+  logger?: Logger | false;
+}
+
+function urlOf(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+async function listen(app: FastifyInstance, at: HostPort): Promise<void> {
+  await app.listen({ host: at.host, port: at.port });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The composition root: builds every part from the Config and owns start and stop. */
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger =
+    options.logger === false
+      ? pino({ level: 'silent' })
+      : (options.logger ?? pino({ level: config.logLevel, base: { service: 'grpc-web-gateway' } }));
+  const { router, pools } = buildUpstreams(config, logger);
+  const state: AdminState = { shuttingDown: false };
+
+  const http = await buildHttpServer({ config, router, logger });
+  const admin = config.admin ? await buildAdminServer({ upstreams: pools, state, logger }) : null;
+  try {
+    await listen(http, config.listen);
+    if (admin && config.admin) await listen(admin, config.admin);
+  } catch (error) {
+    await Promise.all(pools.map((p) => p.close(0)));
+    await http.close().catch(() => {});
+    await admin?.close().catch(() => {});
+    throw error;
+  }
+  const httpUrl = urlOf(http);
+  const adminUrl = admin ? urlOf(admin) : null;
+  logger.info({ listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name) }, 'gateway started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = async (delayMs: number, drainMs: number): Promise<void> => {
+    state.shuttingDown = true;
+    logger.info({ delayMs, drainMs }, 'shutting down: readiness is now 503');
+    if (delayMs > 0) await sleep(delayMs);
+    // Stop accepting; in-flight calls (hijacked responses) keep their connections.
+    const closed = http.close();
+    const drained = await Promise.race([closed.then(() => true), sleep(drainMs).then(() => false)]);
+    // Whatever is still running now is cut: its callers get a gRPC status, not a dead socket.
+    await Promise.all(pools.map((p) => p.close(0)));
+    if (!drained) {
+      logger.warn({ drainMs }, 'drain timeout: cancelled the calls still in flight');
+      http.server.closeAllConnections();
+      await closed;
+    }
+    await admin?.close();
+    logger.info('gateway stopped');
+  };
+
+  return {
+    httpUrl,
+    adminUrl,
+    pools,
+    logger,
+    shutdown() {
+      stopping ??= stop(config.shutdown.delayMs, config.shutdown.drainTimeoutMs);
+      return stopping;
+    },
+    close() {
+      stopping ??= stop(0, 0);
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,299 @@
+import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  Base64Decoder,
+  Base64Error,
+  FLAG_COMPRESSED,
+  FLAG_TRAILER,
+  FrameDecoder,
+  FrameError,
+  encodeBase64,
+  encodeGrpcMessage,
+  encodeMessageFrame,
+  encodeTrailerFrame,
+  exposeHeadersValue,
+  frameHeader,
+  isForwardableResponseHeader,
+  type WebContentType,
+} from '../protocol/index.js';
+import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
+import type { CallObserver } from './types.js';
+
+/** Settings every exchange of one server shares (built once). */
+export interface ExchangeSettings {
+  maxRequestBytes: number;
+  maxMessageBytes: number;
+  accessLog: boolean;
+  /** --cors-expose-header extras, exposed on every response to a cross-origin request. */
+  exposeExtra: readonly string[];
+  observer: CallObserver;
+}
+
+export interface ExchangeInit {
+  settings: ExchangeSettings;
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: FastifyBaseLogger;
+  /** Headers already decided for the response (CORS, from @fastify/cors). */
+  baseHeaders: OutgoingHttpHeaders;
+  contentType: WebContentType;
+  method: string;
+  route: string;
+  upstream: Upstream;
+  metadata: Metadata;
+  deadline: number;
+  crossOrigin: boolean;
+  clientAddress: string;
+}
+
+/** Above this size a message is written after its 5-byte header instead of copied behind it. */
+const COPY_LIMIT = 16 * 1024;
+
+function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, names: string[] | null): void {
+  const map = metadata.toHttp2Headers();
+  for (const name in map) {
+    if (!isForwardableResponseHeader(name)) continue;
+    into[name] = map[name];
+    names?.push(name);
+  }
+}
+
+/**
+ * One gRPC-Web call: reads and decodes the request body, starts the upstream call, and
+ * streams the answer back, frame by frame, as the Pod sends it. It is the upstream call's
+ * listener itself, so the per-message path allocates nothing but the frame.
+ */
+export class Exchange implements CallListener {
+  private readonly started = performance.now();
+  private readonly base64: Base64Decoder | null;
+  private readonly frames: FrameDecoder;
+  private readonly messages: Buffer[] = [];
+  private upstreamCall: UpstreamCall | null = null;
+  private responseHeaders: Metadata | null = null;
+  private headersSent = false;
+  /** The response is complete (or the client is gone): nothing more may be written. */
+  private finished = false;
+  private bytesIn = 0;
+  private bytesOut = 0;
+
+  constructor(private readonly x: ExchangeInit) {
+    this.base64 = x.contentType.mode === 'text' ? new Base64Decoder() : null;
+    this.frames = new FrameDecoder(x.settings.maxMessageBytes);
+  }
+
+  begin(): void {
+    const { req, res } = this.x;
+    this.x.settings.observer.callStarted();
+    res.on('close', this.onResponseClose);
+    req.on('data', this.onRequestData);
+    req.on('end', this.onRequestEnd);
+    req.on('error', this.onRequestError);
+  }
+
+  // ---- request side -------------------------------------------------------------------
+  private readonly onRequestData = (chunk: Buffer): void => {
+    if (this.finished) return;
+    this.bytesIn += chunk.length;
+    if (this.bytesIn > this.x.settings.maxRequestBytes) {
+      this.failRequest(
+        200,
+        Status.RESOURCE_EXHAUSTED,
+        `request body exceeds the ${this.x.settings.maxRequestBytes}-byte limit`,
+      );
+      return;
+    }
+    try {
+      const bytes = this.base64 ? this.base64.push(chunk) : chunk;
+      if (bytes.length > 0) this.acceptFrames(this.frames.push(bytes));
+    } catch (error) {
+      this.rejectBody(error);
+    }
+  };
+
+  private readonly onRequestEnd = (): void => {
+    if (this.finished) return;
+    try {
+      if (this.base64) {
+        const tail = this.base64.end();
+        if (tail.length > 0) this.acceptFrames(this.frames.push(tail));
+      }
+      this.frames.end();
+    } catch (error) {
+      this.rejectBody(error);
+      return;
+    }
+    if (this.finished) return;
+    this.upstreamCall = this.x.upstream.call(
+      {
+        method: this.x.method,
+        metadata: this.x.metadata,
+        deadline: this.x.deadline,
+        messages: this.messages,
+      },
+      this,
+    );
+  };
+
+  private readonly onRequestError = (): void => {
+    // The client reset the connection mid-request: 'close' on the response follows.
+  };
+
+  private acceptFrames(frames: ReturnType<FrameDecoder['push']>): void {
+    for (const frame of frames) {
+      if (frame.flags & FLAG_TRAILER) throw new FrameError('bad-flags', 'request carries a trailer frame');
+      if (frame.flags & FLAG_COMPRESSED) {
+        this.failRequest(200, Status.UNIMPLEMENTED, 'compressed request messages are not supported');
+        return;
+      }
+      this.messages.push(frame.data);
+    }
+  }
+
+  private rejectBody(error: unknown): void {
+    if (error instanceof FrameError && error.reason === 'too-large') {
+      this.failRequest(200, Status.RESOURCE_EXHAUSTED, error.message);
+    } else if (error instanceof FrameError || error instanceof Base64Error) {
+      this.failRequest(400, Status.INTERNAL, `malformed gRPC-Web request: ${error.message}`);
+    } else {
+      this.x.log.error({ err: error }, 'unexpected error decoding a request');
+      this.failRequest(500, Status.INTERNAL, 'internal gateway error');
+    }
+  }
+
+  /** Answer a request the gateway refuses (before any upstream call), trailers-only. */
+  private failRequest(httpStatus: number, code: Status, message: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { res } = this.x;
+    const headers: OutgoingHttpHeaders = {
+      ...this.x.baseHeaders,
+      'content-type': this.x.contentType.response,
+      'grpc-status': String(code),
+      'grpc-message': encodeGrpcMessage(message),
+      // The rest of the body is never read: do not leave it in the connection.
+      connection: 'close',
+    };
+    if (this.x.crossOrigin) headers['access-control-expose-headers'] = exposeHeadersValue(this.x.settings.exposeExtra);
+    res.writeHead(httpStatus, headers);
+    res.end();
+    this.x.req.removeListener('data', this.onRequestData);
+    this.x.req.resume();
+    this.logCall(code, message, undefined, 'warn');
+  }
+
+  // ---- upstream side (CallListener) -----------------------------------------------------
+  onHeaders(metadata: Metadata): void {
+    this.responseHeaders = metadata;
+  }
+
+  onMessage(message: Buffer): void {
+    if (this.finished) return;
+    const { res } = this.x;
+    if (!this.headersSent) this.sendHeaders();
+    let ok: boolean;
+    if (this.base64) {
+      const text = encodeBase64(encodeMessageFrame(message));
+      this.bytesOut += text.length;
+      ok = res.write(text);
+    } else if (message.length <= COPY_LIMIT) {
+      this.bytesOut += message.length + 5;
+      ok = res.write(encodeMessageFrame(message));
+    } else {
+      this.bytesOut += message.length + 5;
+      res.cork();
+      res.write(frameHeader(0, message.length));
+      ok = res.write(message);
+      res.uncork();
+    }
+    if (ok) this.upstreamCall!.requestNext();
+    else res.once('drain', this.onDrain);
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.finished) this.upstreamCall!.requestNext();
+  };
+
+  onStatus(status: StatusObject, endpoint: string | undefined): void {
+    if (this.finished) {
+      // The client left first; this is the cancellation coming back.
+      this.logCall(Status.CANCELLED, 'client went away', endpoint, 'info');
+      return;
+    }
+    this.finished = true;
+    const { res } = this.x;
+    if (!this.headersSent) {
+      // Trailers-only: status in the HTTP headers, empty body (an empty 0x80 frame here
+      // breaks connect-es; this is what Envoy sends too).
+      const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
+      const names: string[] | null = this.x.crossOrigin ? [] : null;
+      if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, names);
+      headersFromMetadata(status.metadata, headers, names);
+      headers['grpc-status'] = String(status.code);
+      if (status.details) headers['grpc-message'] = encodeGrpcMessage(status.details);
+      if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));
+      this.headersSent = true;
+      res.writeHead(200, headers);
+      res.end();
+    } else {
+      let trailer = encodeTrailerFrame(
+        status.code,
+        // grpc-js reports "OK" as the details of every success: no need to send it.
+        status.code === Status.OK ? '' : status.details,
+        status.metadata.toHttp2Headers() as Record<string, string | string[] | undefined>,
+      );
+      if (this.base64) trailer = encodeBase64(trailer);
+      this.bytesOut += trailer.length;
+      res.end(trailer);
+    }
+    this.logCall(status.code, status.details, endpoint, 'info');
+  }
+
+  private sendHeaders(): void {
+    this.headersSent = true;
+    const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
+    const names: string[] | null = this.x.crossOrigin ? [] : null;
+    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, names);
+    // Trailer metadata is read by the browser from the body, yet clients also look for
+    // grpc-status/grpc-message here in trailers-only answers, so expose them always.
+    if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));
+    this.x.res.writeHead(200, headers);
+  }
+
+  // ---- client gone ------------------------------------------------------------------------
+  private readonly onResponseClose = (): void => {
+    if (this.finished) return;
+    // The browser closed the connection before the answer was complete: cancel upstream now.
+    this.finished = true;
+    if (this.upstreamCall) this.upstreamCall.cancel();
+    else this.logCall(Status.CANCELLED, 'client went away before sending the whole request', undefined, 'info');
+  };
+
+  private logCall(code: number, message: string, endpoint: string | undefined, level: 'info' | 'warn'): void {
+    const durationMs = performance.now() - this.started;
+    const x = this.x;
+    x.settings.observer.callEnded({
+      route: x.route,
+      method: x.method,
+      code,
+      durationMs,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      endpoint,
+    });
+    if (!x.settings.accessLog && level === 'info') return;
+    // request.log already carries reqId.
+    const line = {
+      method: x.method,
+      grpcStatus: code,
+      grpcMessage: code === 0 ? undefined : message,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      endpoint,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      client: x.clientAddress,
+    };
+    if (level === 'warn') x.log.warn(line, 'call refused');
+    else x.log.info(line, 'call');
+  }
+}

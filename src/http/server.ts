@@ -1,0 +1,229 @@
+import cors from '@fastify/cors';
+import { status as Status } from '@grpc/grpc-js';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { Config } from '../config/types.js';
+import {
+  HeaderError,
+  TimeoutFormatError,
+  encodeGrpcMessage,
+  exposeHeadersValue,
+  parseGrpcTimeout,
+  parseHttpHeadersParam,
+  parseWebContentType,
+  type WebContentType,
+} from '../protocol/index.js';
+import type { Router } from '../upstream/router.js';
+import { corsOptions, isOriginAllowed } from './cors.js';
+import { Exchange, type ExchangeSettings } from './exchange.js';
+import { requestMetadata } from './request-metadata.js';
+import { noopObserver, type CallObserver } from './types.js';
+
+export interface HttpServerOptions {
+  config: Config;
+  router: Router;
+  logger: FastifyBaseLogger;
+  observer?: CallObserver;
+}
+
+/** "/package.Service/Method": two non-empty segments. */
+const GRPC_PATH = /^\/[^/?]+\/[^/?]+$/;
+
+const FALLBACK_CONTENT_TYPE: WebContentType = Object.freeze({
+  mode: 'binary',
+  codec: 'proto',
+  response: 'application/grpc-web+proto',
+}) as WebContentType;
+
+/**
+ * The gRPC-Web front end: a Fastify instance whose one POST route hands each call to an
+ * Exchange. Bodies are not parsed by Fastify: the exchange reads the raw stream frame by frame.
+ */
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance<Server, IncomingMessage, ServerResponse>> {
+  const { config, router } = options;
+  const limits = config.limits;
+  const observer = options.observer ?? noopObserver;
+  // Node refuses a headers timeout above the request timeout.
+  const headersTimeout =
+    limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs;
+
+  const app = Fastify<Server, IncomingMessage, ServerResponse>({
+    loggerInstance: options.logger,
+    // One access-log line per call is written by the exchange, with the gRPC status in it.
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    // Fastify takes a hop count too; its serverFactory overload's type just doesn't say so.
+    trustProxy: config.trustProxy as boolean | string | string[],
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: 0,
+    return503OnClosing: true,
+    serverFactory: (handler) => {
+      const server = createServer(
+        {
+          maxHeaderSize: limits.maxHeaderBytes,
+          headersTimeout,
+          requestTimeout: limits.requestTimeoutMs,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+        },
+        handler,
+      );
+      server.maxHeadersCount = limits.maxHeadersCount;
+      return server;
+    },
+  });
+
+  const settings: ExchangeSettings = {
+    maxRequestBytes: limits.maxRequestBytes,
+    maxMessageBytes: limits.maxMessageBytes,
+    accessLog: config.accessLog,
+    exposeExtra: config.cors.exposeHeaders,
+    observer,
+  };
+
+  // Leave every body unread: the exchange streams it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  // Never a stack trace to a client: any unexpected error is INTERNAL, logged once.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    request.log.error({ err: error }, 'unhandled error');
+    refuse(request, reply, observer, error.statusCode && error.statusCode < 500 ? error.statusCode : 500, Status.INTERNAL, 'internal gateway error');
+  });
+
+  await app.register(cors, corsOptions(config.cors));
+
+  app.post('/*', (request, reply) => {
+    const req = request.raw;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const crossOrigin = req.headers.origin !== undefined;
+
+    let contentType = parseWebContentType(req.headers['content-type']);
+    let extra: Array<[string, string]> | null = null;
+    let timeoutHeader = req.headers['grpc-timeout'];
+    if (contentType === null && q !== -1) {
+      // grpc-web's suppressCorsPreflight: headers ride in $httpHeaders so that the request is
+      // a "simple" one and skips the preflight. The origin check a preflight would have made
+      // happens here instead, before anything reaches a Pod.
+      const param = (request.query as Record<string, unknown>)['$httpHeaders'];
+      if (typeof param === 'string') {
+        const origin = req.headers.origin;
+        if (origin !== undefined && !isOriginAllowed(config.cors.allowOrigins, origin)) {
+          return refuse(request, reply, observer, 403, Status.PERMISSION_DENIED, `origin ${origin} is not allowed`);
+        }
+        try {
+          extra = parseHttpHeadersParam(param);
+        } catch (error) {
+          return refuse(request, reply, observer, 400, Status.INTERNAL, `invalid $httpHeaders: ${(error as Error).message}`);
+        }
+        for (const [name, value] of extra) {
+          if (name === 'content-type') contentType = parseWebContentType(value);
+          else if (name === 'grpc-timeout') timeoutHeader = value;
+        }
+      }
+    }
+    if (contentType === null) {
+      return refuse(
+        request,
+        reply,
+        observer,
+        415,
+        Status.INTERNAL,
+        `content-type '${req.headers['content-type'] ?? ''}' is not gRPC-Web (application/grpc-web[+proto] or application/grpc-web-text[+proto])`,
+      );
+    }
+    const match = GRPC_PATH.test(path) ? router.route(path) : null;
+    if (match === null) {
+      return refuse(request, reply, observer, 200, Status.UNIMPLEMENTED, `no route for ${path}`, contentType);
+    }
+
+    let deadline = Infinity;
+    if (typeof timeoutHeader === 'string') {
+      try {
+        deadline = Date.now() + parseGrpcTimeout(timeoutHeader);
+      } catch (error) {
+        if (!(error instanceof TimeoutFormatError)) throw error;
+        return refuse(request, reply, observer, 400, Status.INTERNAL, `invalid grpc-timeout '${timeoutHeader}'`, contentType);
+      }
+    }
+    if (limits.maxCallDurationMs > 0) deadline = Math.min(deadline, Date.now() + limits.maxCallDurationMs);
+
+    let metadata;
+    try {
+      metadata = requestMetadata(req.headers, extra);
+    } catch (error) {
+      if (!(error instanceof HeaderError)) throw error;
+      return refuse(request, reply, observer, 400, Status.INTERNAL, error.message, contentType);
+    }
+
+    reply.hijack();
+    new Exchange({
+      settings,
+      req,
+      res: reply.raw,
+      log: request.log,
+      baseHeaders: reply.getHeaders() as OutgoingHttpHeaders,
+      contentType,
+      method: path,
+      route: match.prefix,
+      upstream: match.upstream,
+      metadata,
+      deadline,
+      crossOrigin,
+      clientAddress: request.ip,
+    }).begin();
+  });
+
+  app.route({
+    method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'],
+    url: '/*',
+    handler: (request, reply) => {
+      reply.header('allow', 'POST, OPTIONS');
+      return refuse(request, reply, observer, 405, Status.UNIMPLEMENTED, `method ${request.method} not allowed: gRPC-Web calls are POST`);
+    },
+  });
+
+  return app;
+}
+
+/**
+ * Answer a call the gateway refuses before any Pod is involved. gRPC-Web clients read
+ * grpc-status/grpc-message from the headers; a 4xx also says what is wrong in plain text.
+ */
+function refuse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  observer: CallObserver,
+  httpStatus: number,
+  code: Status,
+  message: string,
+  contentType: WebContentType = FALLBACK_CONTENT_TYPE,
+): FastifyReply {
+  const crossOrigin = request.headers.origin !== undefined;
+  observer.callStarted();
+  observer.callEnded({
+    route: '',
+    method: request.url.split('?', 1)[0]!,
+    code,
+    durationMs: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    endpoint: undefined,
+  });
+  request.log.warn(
+    { method: request.url.split('?', 1)[0], httpStatus, grpcStatus: code, grpcMessage: message, client: request.ip },
+    'call refused',
+  );
+  reply.code(httpStatus).header('grpc-status', String(code)).header('grpc-message', encodeGrpcMessage(message));
+  if (crossOrigin) reply.header('access-control-expose-headers', exposeHeadersValue([]));
+  if (httpStatus === 200) return reply.header('content-type', contentType.response).send('');
+  return reply.header('content-type', 'text/plain; charset=utf-8').send(`${message}\n`);
+}
