@@ -1,0 +1,49 @@
+// A minimal grpc-js "Pod" that speaks raw bytes (identity serializers), for tests of the
+// upstream side that need no .proto. Each call answers with the Pod's own address.
+import * as grpc from '@grpc/grpc-js';
+
+export interface RawPod {
+  address: string;
+  calls: number;
+  close(): Promise<void>;
+  forceClose(): void;
+}
+
+export interface RawPodBehaviour {
+  /** Delay before answering, ms. */
+  delayMs?: number;
+  /** Fail every call with this status (trailers-only). */
+  failWith?: grpc.status;
+}
+
+const identity = (b: Buffer) => b;
+
+export async function startRawPod(host: string, port: number, behaviour: RawPodBehaviour = {}): Promise<RawPod> {
+  const server = new grpc.Server();
+  const address = `${host}:${port}`;
+  const pod: RawPod = {
+    address,
+    calls: 0,
+    close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+    forceClose: () => server.forceShutdown(),
+  };
+  server.register(
+    '/test.Pod/Who',
+    (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      pod.calls++;
+      const answer = () => {
+        if (behaviour.failWith !== undefined) callback({ code: behaviour.failWith, details: `failing ${address}` });
+        else callback(null, Buffer.from(address));
+      };
+      if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
+    },
+    identity,
+    identity,
+    'unary',
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+  );
+  return pod;
+}
