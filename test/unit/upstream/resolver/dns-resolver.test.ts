@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startHeadlessDns, type HeadlessDns } from '../../../../examples/headless-dns/server.js';
 import { DnsResolver, type DnsResolverOptions } from '../../../../src/upstream/resolver/dns-resolver.js';
 import { StaticResolver } from '../../../../src/upstream/resolver/static-resolver.js';
@@ -12,49 +12,44 @@ const NS = 'default';
 const FQDN = `echo-headless.${NS}.svc.cluster.local`;
 const ABS = `${FQDN}.`; // absolute: exactly one A and one AAAA query per round
 
-let dns: HeadlessDns;
-let conf: { file: string; cleanup(): Promise<void> };
-const resolvers: DnsResolver[] = [];
-const extraServers: HeadlessDns[] = [];
+type OnFinished = (fn: () => void | Promise<void>) => void;
 
-beforeAll(async () => {
-  dns = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
-  conf = await tempResolvConf(
+/**
+ * Each test gets its own DNS server and resolv.conf, so the tests of a suite run concurrently.
+ * Servers and resolvers are stopped when the test finishes.
+ */
+async function setup(onTestFinished: OnFinished) {
+  const dns = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+  const conf = await tempResolvConf(
     `nameserver 127.0.0.1#${dns.address.port}\nsearch ${NS}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
   );
-});
-afterAll(async () => {
-  await dns.close();
-  await conf.cleanup();
-});
-beforeEach(() => {
-  dns.setMode('normal');
-  dns.setUdpLimit(null);
-  dns.removeName(FQDN);
-});
-afterEach(async () => {
-  resolvers.splice(0).forEach((r) => r.stop());
-  await Promise.all(extraServers.splice(0).map((s) => s.close()));
-});
-
-function resolver(opts: Partial<DnsResolverOptions> = {}): DnsResolver {
-  const r = new DnsResolver({
-    name: ABS,
-    port: 50051,
-    servers: [dns.address],
-    intervalMs: 200,
-    queryTimeoutMs: 150,
-    resolvConfPath: conf.file,
-    jitter: 0,
-    minRefreshIntervalMs: 50,
-    ...opts,
+  const resolvers: DnsResolver[] = [];
+  onTestFinished(async () => {
+    resolvers.forEach((r) => r.stop());
+    await dns.close();
+    await conf.cleanup();
   });
-  resolvers.push(r);
-  return r;
+  const resolver = (opts: Partial<DnsResolverOptions> = {}): DnsResolver => {
+    const r = new DnsResolver({
+      name: ABS,
+      port: 50051,
+      servers: [dns.address],
+      intervalMs: 200,
+      queryTimeoutMs: 150,
+      resolvConfPath: conf.file,
+      jitter: 0,
+      minRefreshIntervalMs: 50,
+      ...opts,
+    });
+    resolvers.push(r);
+    return r;
+  };
+  return { dns, conf, resolver };
 }
 
-describe('DnsResolver: resolving', () => {
-  it('a short Service name goes through the Kubernetes search list; servers from resolv.conf', async () => {
+describe.concurrent('DnsResolver: resolving', () => {
+  it('a short Service name goes through the Kubernetes search list; servers from resolv.conf', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.10', '127.0.0.2', 'fd00::2', '127.0.0.2', 'fd00::10']);
     const rec = recorder();
     resolver({ name: 'echo-headless', servers: [] }).start(rec);
@@ -69,7 +64,8 @@ describe('DnsResolver: resolving', () => {
     expect(rec.errors).toEqual([]);
   });
 
-  it('re-resolves every interval: added and removed Pods show up; unchanged sets are not re-reported', async () => {
+  it('re-resolves every interval: added and removed Pods show up; unchanged sets are not re-reported', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3'], 30);
     const rec = recorder();
     const r = resolver({ intervalMs: 150 });
@@ -87,7 +83,8 @@ describe('DnsResolver: resolving', () => {
     expect(r.stats().lastSuccess).toBeGreaterThan(0);
   });
 
-  it('honours a TTL shorter than the interval (but not faster than minRefreshIntervalMs)', async () => {
+  it('honours a TTL shorter than the interval (but not faster than minRefreshIntervalMs)', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2'], 1);
     const rec = recorder();
     const r = resolver({ intervalMs: 60_000, minRefreshIntervalMs: 100 });
@@ -109,7 +106,8 @@ describe('DnsResolver: resolving', () => {
     expect(rounds).toBeLessThanOrEqual(7);
   });
 
-  it('follows a CNAME (a headless Service behind an ExternalName)', async () => {
+  it('follows a CNAME (a headless Service behind an ExternalName)', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.5', '127.0.0.6']);
     dns.setCname('echo-alias.example', FQDN, 30);
     const rec = recorder();
@@ -117,7 +115,8 @@ describe('DnsResolver: resolving', () => {
     expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.5', '127.0.0.6']);
   });
 
-  it('a 60-Pod Service behind a server with a 512-byte UDP limit: complete set over TCP', async () => {
+  it('a 60-Pod Service behind a server with a 512-byte UDP limit: complete set over TCP', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     const many = Array.from({ length: 60 }, (_, i) => `10.2.0.${i + 1}`);
     dns.setRecords(FQDN, many);
     dns.setUdpLimit(512);
@@ -128,7 +127,8 @@ describe('DnsResolver: resolving', () => {
     expect(dns.tcpConnections()).toBeGreaterThan(tcp);
   });
 
-  it('refresh() brings the next round forward, rate-limited', async () => {
+  it('refresh() brings the next round forward, rate-limited', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
     const r = resolver({ intervalMs: 60_000, minRefreshIntervalMs: 200 });
@@ -147,9 +147,10 @@ describe('DnsResolver: resolving', () => {
   });
 });
 
-describe('DnsResolver: failures keep the last good set', () => {
+describe.concurrent('DnsResolver: failures keep the last good set', () => {
   for (const mode of ['servfail', 'refused', 'drop', 'malformed'] as const) {
-    it(`${mode}: set kept, onError called, failures counted, then recovery`, async () => {
+    it(`${mode}: set kept, onError called, failures counted, then recovery`, async ({ onTestFinished }) => {
+      const { dns, resolver } = await setup(onTestFinished);
       dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3']);
       const rec = recorder();
       const r = resolver({ queryTimeoutMs: 100 });
@@ -169,7 +170,8 @@ describe('DnsResolver: failures keep the last good set', () => {
     });
   }
 
-  it('server gone (port closed): ECONNREFUSED failures keep the set; it comes back on the same port', async () => {
+  it('server gone (port closed): ECONNREFUSED failures keep the set; it comes back on the same port', async ({ onTestFinished }) => {
+    const { resolver } = await setup(onTestFinished);
     const own = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
     const port = own.address.port;
     own.setRecords(FQDN, ['127.0.0.2']);
@@ -182,12 +184,13 @@ describe('DnsResolver: failures keep the last good set', () => {
     expect(rec.errors[0]!.message).toMatch(/ECONNREFUSED/);
     expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }]]);
     const again = await startHeadlessDns({ host: '127.0.0.1', port });
-    extraServers.push(again);
+    onTestFinished(() => again.close());
     again.setRecords(FQDN, ['127.0.0.3']);
     expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.3']);
   });
 
-  it('backs off: failures come at most once per ~backoff, not in a loop', async () => {
+  it('backs off: failures come at most once per ~backoff, not in a loop', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     dns.setMode('servfail');
     const rec = recorder();
@@ -199,7 +202,8 @@ describe('DnsResolver: failures keep the last good set', () => {
     expect(rec.sets).toEqual([]);
   });
 
-  it('fails over to the second server (dead first server, and a first server that times out)', async () => {
+  it('fails over to the second server (dead first server, and a first server that times out)', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const dead = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
     const deadAddr = dead.address;
@@ -210,7 +214,7 @@ describe('DnsResolver: failures keep the last good set', () => {
     expect(rec1.errors).toEqual([]);
 
     const slow = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
-    extraServers.push(slow);
+    onTestFinished(() => slow.close());
     slow.setMode('drop');
     const rec2 = recorder();
     const r2 = resolver({ servers: [slow.address, dns.address], queryTimeoutMs: 100 });
@@ -221,8 +225,9 @@ describe('DnsResolver: failures keep the last good set', () => {
   });
 });
 
-describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
-  it('NXDOMAIN on two consecutive rounds empties the set; one is not enough', async () => {
+describe.concurrent('DnsResolver: authoritative empty answers (no ready Pods)', () => {
+  it('NXDOMAIN on two consecutive rounds empties the set; one is not enough', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
     const r = resolver({ intervalMs: 300 });
@@ -244,7 +249,8 @@ describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
     expect(hosts(await rec.waitForSet((s) => s.length === 1))).toEqual(['127.0.0.4']);
   });
 
-  it('NOERROR without records behaves the same (every candidate name tried)', async () => {
+  it('NOERROR without records behaves the same (every candidate name tried)', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
     resolver({ name: 'echo-headless', intervalMs: 150 }).start(rec);
@@ -254,7 +260,8 @@ describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
     expect(rec.sets).toHaveLength(2);
   });
 
-  it('a single empty answer between good ones (a glitch) never empties the pool', async () => {
+  it('a single empty answer between good ones (a glitch) never empties the pool', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
     resolver({ intervalMs: 300 }).start(rec);
@@ -267,7 +274,8 @@ describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
     expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }]]);
   });
 
-  it('an empty answer followed by a failure does not count as confirmed', async () => {
+  it('an empty answer followed by a failure does not count as confirmed', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
     resolver({ intervalMs: 300, queryTimeoutMs: 100 }).start(rec);
@@ -285,7 +293,8 @@ describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
     expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
   });
 
-  it('on the first round, an empty answer is reported at once', async () => {
+  it('on the first round, an empty answer is reported at once', async ({ onTestFinished }) => {
+    const { resolver } = await setup(onTestFinished);
     const rec = recorder();
     resolver().start(rec);
     expect(await rec.waitForSet(() => true)).toEqual([]);
@@ -294,7 +303,8 @@ describe('DnsResolver: authoritative empty answers (no ready Pods)', () => {
 });
 
 describe('DnsResolver: stop()', () => {
-  it('no more queries after stop(), in-flight ones aborted, no UDP handle left', async () => {
+  it('no more queries after stop(), in-flight ones aborted, no UDP handle left', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const udpHandles = () => process.getActiveResourcesInfo().filter((x) => x === 'UDPWrap').length;
     const baseline = udpHandles();
@@ -313,7 +323,8 @@ describe('DnsResolver: stop()', () => {
     expect(rec.errors).toEqual([]); // an abort by stop() is not reported
   });
 
-  it('a process using the resolver exits by itself once it is stopped (nothing keeps it alive)', async () => {
+  it('a process using the resolver exits by itself once it is stopped (nothing keeps it alive)', async ({ onTestFinished }) => {
+    const { dns, conf } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
     const script = path.join(path.dirname(conf.file), 'child.ts');
