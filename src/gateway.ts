@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
+import { GatewayMetrics } from './admin/metrics.js';
 import { buildAdminServer, type AdminState } from './admin/server.js';
+import { packageVersion } from './config/index.js';
 import type { Config, HostPort } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
 import { buildUpstreams } from './upstream/index.js';
@@ -50,8 +52,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const { router, pools } = buildUpstreams(config, logger);
   const state: AdminState = { shuttingDown: false };
 
-  const http = await buildHttpServer({ config, router, logger });
-  const admin = config.admin ? await buildAdminServer({ upstreams: pools, state, logger }) : null;
+  // Metrics are kept only when something can read them (the admin listener).
+  const version = packageVersion();
+  const metrics = config.admin ? new GatewayMetrics({ upstreams: pools, version }) : undefined;
+  const http = await buildHttpServer({ config, router, logger, observer: metrics });
+  const admin = config.admin ? await buildAdminServer({ upstreams: pools, state, logger, metrics, version }) : null;
   try {
     await listen(http, config.listen);
     if (admin && config.admin) await listen(admin, config.admin);
@@ -77,6 +82,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await Promise.all(pools.map((p) => p.close(0)));
     if (!drained) {
       logger.warn({ drainMs }, 'drain timeout: cancelled the calls still in flight');
+      // The cancelled calls' trailers are being written now; give them a moment to reach the
+      // clients before the sockets are cut.
+      await Promise.race([closed, sleep(1000)]);
       http.server.closeAllConnections();
       await closed;
     }

@@ -1,5 +1,8 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Upstream } from '../upstream/types.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import { endpointsView } from './endpoints.js';
+import { GatewayMetrics } from './metrics.js';
 
 export interface AdminState {
   /** Set at SIGTERM: /readyz answers 503 from then on so the Pod leaves its Service's endpoints. */
@@ -10,6 +13,13 @@ export interface AdminServerOptions {
   upstreams: readonly Upstream[];
   state: AdminState;
   logger: FastifyBaseLogger;
+  /**
+   * The gateway's metrics (also its front end's CallObserver). Without one, the admin server
+   * makes its own: Pod, DNS and retry figures are still there, call counts stay at zero.
+   */
+  metrics?: GatewayMetrics;
+  /** Shown on the dashboard and in /endpoints. */
+  version?: string;
 }
 
 /** Why the gateway is not ready, or null when it is. */
@@ -19,14 +29,55 @@ export function notReadyReason(upstreams: readonly Upstream[], state: AdminState
   return waiting.length > 0 ? `no connected Pod yet for: ${waiting.join(', ')}` : null;
 }
 
-/** The admin listener: health for the kubelet. Kept apart from the gRPC-Web port on purpose. */
+/**
+ * The admin listener: health for the kubelet, /metrics for Prometheus, /endpoints (JSON) and
+ * the live dashboard (/) for people. Kept apart from the gRPC-Web port on purpose.
+ */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger, disableRequestLogging: true });
+  const { upstreams, state } = options;
+  const version = options.version ?? 'unknown';
+  const metrics = options.metrics ?? new GatewayMetrics({ upstreams, version });
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // Scraped and polled every few seconds: no line per request.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = notReadyReason(options.upstreams, options.state);
+    const reason = notReadyReason(upstreams, state);
     if (reason) return reply.code(503).send({ status: 'not ready', reason });
     return { status: 'ready' };
   });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.metrics();
+    return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(text);
+  });
+
+  app.get('/endpoints', async (_request, reply) => {
+    const view = endpointsView({
+      upstreams,
+      version,
+      startedAt: metrics.startedAt,
+      totals: () => metrics.totals(),
+    });
+    return reply.header('cache-control', 'no-store').send(view);
+  });
+
+  const page = Buffer.from(DASHBOARD_HTML, 'utf8');
+  const sendPage = async (_request: unknown, reply: FastifyReply) =>
+    reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      // Everything is inline; nothing may load from elsewhere.
+      .header(
+        'content-security-policy',
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      )
+      .header('x-content-type-options', 'nosniff')
+      .send(page);
+  app.get('/', sendPage);
+  app.get('/dashboard', sendPage);
   return app;
 }

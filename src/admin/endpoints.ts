@@ -1,0 +1,103 @@
+// GET /endpoints: every upstream and its Pods, as JSON. The dashboard polls it every second
+// and derives rates (calls/s per Pod) from successive answers.
+import type { EndpointState, Upstream } from '../upstream/types.js';
+import type { CallTotals } from './metrics.js';
+
+export interface EndpointView {
+  /** "10.1.2.3:50051" ("[fd00::1]:50051" for IPv6) */
+  address: string;
+  state: EndpointState;
+  /** Gone from DNS, finishing its in-flight calls: takes no new ones. */
+  draining: boolean;
+  /** HTTP/2 connections open to this Pod. */
+  connections: number;
+  /** Call attempts sent to this Pod since it was first seen (a counter). */
+  calls: number;
+  /** Of which ended UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED. */
+  failures: number;
+  inFlight: number;
+  /** ISO 8601: when this address appeared. A new value for the same address means a new Pod object (counters restart). */
+  firstSeen: string;
+}
+
+export interface UpstreamView {
+  name: string;
+  /** As configured: "dns:///echo.default.svc.cluster.local:50051" or "10.0.0.1:50051,10.0.0.2:50051". */
+  target: string;
+  kind: 'static' | 'dns';
+  balancer: string;
+  /** At least one Pod is READY and not draining. */
+  ready: boolean;
+  /** Calls sent again to another Pod after one that never received them (a counter). */
+  retries: number;
+  resolver: {
+    lookups: number;
+    failures: number;
+    /** ISO 8601, null before the first success. */
+    lastSuccess: string | null;
+    lastError: string | null;
+  };
+  endpoints: EndpointView[];
+}
+
+export interface EndpointsView {
+  gateway: {
+    version: string;
+    /** ISO 8601 */
+    startedAt: string;
+    uptimeSeconds: number;
+    /** ISO 8601, when this answer was made (the dashboard computes rates against it). */
+    now: string;
+    /** Gateway-wide call totals (null when no metrics are kept). */
+    calls: CallTotals | null;
+  };
+  upstreams: UpstreamView[];
+}
+
+export interface EndpointsViewSource {
+  upstreams: readonly Upstream[];
+  version: string;
+  startedAt: number;
+  totals: (() => CallTotals) | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function endpointsView(source: EndpointsViewSource, now = Date.now()): EndpointsView {
+  return {
+    gateway: {
+      version: source.version,
+      startedAt: iso(source.startedAt),
+      uptimeSeconds: Math.max(0, Math.round((now - source.startedAt) / 100) / 10),
+      now: iso(now),
+      calls: source.totals ? source.totals() : null,
+    },
+    upstreams: source.upstreams.map((u) => {
+      const s = u.snapshot();
+      return {
+        name: s.name,
+        target: s.target,
+        kind: s.kind,
+        balancer: s.balancer,
+        ready: s.endpoints.some((e) => e.state === 'READY' && !e.draining),
+        retries: s.retries,
+        resolver: {
+          lookups: s.resolver.lookups,
+          failures: s.resolver.failures,
+          lastSuccess: s.resolver.lastSuccess > 0 ? iso(s.resolver.lastSuccess) : null,
+          lastError: s.resolver.lastError ?? null,
+        },
+        endpoints: s.endpoints.map((e) => ({
+          address: e.address,
+          state: e.state,
+          draining: e.draining,
+          connections: e.connections,
+          calls: e.calls,
+          failures: e.failures,
+          inFlight: e.inFlight,
+          firstSeen: iso(e.firstSeen),
+        })),
+      };
+    }),
+  };
+}
