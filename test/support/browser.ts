@@ -1,0 +1,110 @@
+// Headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) running the official
+// grpc-web runtime from examples/browser-app, served from its own origin so CORS is real.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { BrowserCallOptions, BrowserResult, JsonEchoRequest, JsonStreamRequest } from '../../examples/browser-app/app.js';
+
+export type { BrowserCallOptions, BrowserResult, JsonEcho, JsonEchoRequest, JsonStreamRequest } from '../../examples/browser-app/app.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const APP_DIR = join(ROOT, 'examples', 'browser-app');
+
+/**
+ * True when Chromium is installed. When it is not: with CI=true this throws (the run must fail,
+ * not silently skip); otherwise it returns false and browser tests are skipped with a visible reason.
+ */
+export function browserAvailable(): boolean {
+  if (existsSync(CHROMIUM_PATH)) return true;
+  if (process.env.CI === 'true') {
+    throw new Error(`${CHROMIUM_PATH} is missing and CI=true: install chromium (apt-get install chromium) — browser tests must run in CI`);
+  }
+  return false;
+}
+
+/** Why browser tests are skipped, for describe.skipIf titles. */
+export const BROWSER_SKIP_REASON = `browser tests skipped: ${CHROMIUM_PATH} not found (install chromium; CI=true makes this an error)`;
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+let built = false;
+/** Bundles examples/browser-app/app.ts with esbuild (once per process). */
+export function buildBrowserApp(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-browser-app.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  built = true;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.css': 'text/css',
+};
+
+/** Serves examples/browser-app on 127.0.0.1:<free port>, a different origin from any gateway. */
+export async function servePage(): Promise<{ url: string; origin: string; close(): Promise<void> }> {
+  buildBrowserApp();
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = normalize(join(APP_DIR, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(APP_DIR + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  const origin = `http://127.0.0.1:${addr.port}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Opens the page and waits for window.grpcWebTest. */
+export async function openApp(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => (window as unknown as { grpcWebTest?: { ready?: boolean } }).grpcWebTest?.ready === true);
+  return page;
+}
+
+/** Unary Echo through the official grpc-web runtime inside the page. */
+export function browserUnary(page: Page, baseUrl: string, req: JsonEchoRequest, opts: BrowserCallOptions = {}): Promise<BrowserResult> {
+  return page.evaluate(([b, r, o]) => window.grpcWebTest.unary(b, r, o), [baseUrl, req, opts] as const);
+}
+
+/** ServerStream through the official grpc-web runtime inside the page. */
+export function browserStream(page: Page, baseUrl: string, req: JsonStreamRequest, opts: BrowserCallOptions = {}): Promise<BrowserResult> {
+  return page.evaluate(([b, r, o]) => window.grpcWebTest.stream(b, r, o), [baseUrl, req, opts] as const);
+}
