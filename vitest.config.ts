@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     // e2e tests start real processes on loopback; each file picks its own ports.
     pool: 'forks',
     testTimeout: 30_000,
