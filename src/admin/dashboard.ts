@@ -10,6 +10,7 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>grpc-web-gateway · live</title>
+<link rel="icon" href="data:,">
 <style>
   :root {
     --bg: #f4f6f8; --card: #ffffff; --line: #e4e7eb; --line2: #eef0f3;
@@ -125,12 +126,12 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
   </section>
   <div id="upstreams"></div>
   <section class="events"><h3>Pod events</h3><ol id="events"><li class="none">Watching for Pods joining, draining and leaving…</li></ol></section>
-  <footer>Polls <a href="endpoints">/endpoints</a> every second · Prometheus: <a href="metrics">/metrics</a> · bar = share of the upstream's calls over the last 5 s, dashed line = even share</footer>
+  <footer>Polls <a href="endpoints">/endpoints</a> every second · Prometheus: <a href="metrics">/metrics</a> · bars: each Pod's share of its upstream's calls over the last 5 s · dashed line: an even share</footer>
 </main>
 <script>
 (function () {
   'use strict';
-  var POLL_MS = 1000, WINDOW_MS = 5000, NEW_MS = 6000, GONE_MS = 3200, SPARK_POINTS = 90;
+  var POLL_MS = 1000, WINDOW_MS = 5000, NEW_MS = 6000, GONE_MS = 3200, SPARK_POINTS = 60;
   var $ = function (id) { return document.getElementById(id); };
   var ups = {};          // upstream name -> { el, rows: { address -> pod }, order: [] }
   var totalHist = [];    // [{t, total, errors}]
@@ -281,6 +282,19 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
       });
       // 3. draw rows in snapshot order (oldest Pod first); fading rows keep their place
       var live = u.endpoints.filter(function (e) { return !e.draining; }).length;
+      // Bars are drawn to a scale where the even share (dashed line) sits mid-track, so a
+      // balanced upstream reads as bars ending on the line; a hot Pod reaches past it.
+      var shares = {};
+      var maxShare = 0;
+      Object.keys(ue.rows).forEach(function (a) {
+        var p = ue.rows[a];
+        if (p.goneAt) return;
+        var sh = upRate > 0 ? p.r / upRate : (upCalls > 0 ? p.data.calls / upCalls : 0);
+        shares[a] = sh;
+        if (sh > maxShare) maxShare = sh;
+      });
+      var scale = Math.min(1, 2 / Math.max(1, live));
+      if (maxShare > scale) scale = Math.min(1, maxShare * 1.05);
       var prev = null;
       var list = Object.keys(ue.rows).map(function (a) { return ue.rows[a]; });
       list.sort(function (x, y) { return (x.firstSeen < y.firstSeen ? -1 : x.firstSeen > y.firstSeen ? 1 : (x.data.address < y.data.address ? -1 : 1)); });
@@ -290,13 +304,14 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
         prev = p;
         if (p.goneAt) return;
         var e = p.data;
-        var share = upRate > 0 ? p.r / upRate : (upCalls > 0 ? e.calls / upCalls : 0);
+        var share = shares[e.address] || 0;
         var errShare = p.r > 0 ? Math.min(1, p.fr / p.r) : 0;
-        p.bar.style.width = (share * 100).toFixed(2) + '%';
+        p.bar.style.width = Math.min(100, share / scale * 100).toFixed(2) + '%';
         p.bar.style.opacity = upRate > 0 ? '1' : '.45';
         p.errpart.style.width = (errShare * 100).toFixed(1) + '%';
         p.even.style.display = live > 1 && !e.draining ? 'block' : 'none';
-        p.even.style.left = (100 / Math.max(1, live)).toFixed(2) + '%';
+        p.even.style.left = Math.min(100, 100 / Math.max(1, live) / scale).toFixed(2) + '%';
+        p.el.setAttribute('data-share', share.toFixed(4));
         p.share.textContent = (upRate > 0 || upCalls > 0) ? Math.round(share * 100) + '%' : '–';
         p.rate.textContent = fmtRate(p.r);
         p.calls.textContent = fmtInt(e.calls);

@@ -18,7 +18,7 @@ export interface EchoPod {
 
 const identity = <T>(x: T): T => x;
 
-/** A grpc-js server answering Echo with the request bytes, Broken with INTERNAL. */
+/** A grpc-js server answering Echo with the request bytes ("sleep:MS": after MS ms), Broken with INTERNAL. */
 export async function startEchoPod(host: string, port = 0, delayMs = 0): Promise<EchoPod> {
   const server = new grpc.Server();
   const pod = { host, port: 0, address: '', calls: 0, close: async () => {} } as EchoPod;
@@ -26,7 +26,10 @@ export async function startEchoPod(host: string, port = 0, delayMs = 0): Promise
     ECHO,
     (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       pod.calls++;
-      if (delayMs > 0) setTimeout(() => callback(null, call.request), delayMs);
+      // A request "sleep:MS" is answered after MS ms (keeps calls in flight on purpose).
+      const m = /^sleep:(\d+)$/.exec(call.request.toString('latin1'));
+      const wait = m ? Number(m[1]) : delayMs;
+      if (wait > 0) setTimeout(() => callback(null, call.request), wait);
       else callback(null, call.request);
     },
     identity,

@@ -258,7 +258,8 @@ describe('admin server of a running gateway, against real grpc-js Pods', () => {
     const html = await response.text();
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain("fetch('endpoints'");
-    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)|https?:\/\//);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
   });
 
   it('/healthz and /readyz', async () => {
