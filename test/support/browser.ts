@@ -6,7 +6,8 @@ import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { BrowserCallOptions, BrowserResult, JsonEchoRequest, JsonStreamRequest } from '../../examples/browser-app/app.js';
+import type { BrowserCallOptions, BrowserResult, JsonEcho, JsonEchoRequest, JsonStreamRequest } from '../../examples/browser-app/app.js';
+import type { CallResult, EchoClient, EchoMsg } from './clients.js';
 
 export type { BrowserCallOptions, BrowserResult, JsonEcho, JsonEchoRequest, JsonStreamRequest } from '../../examples/browser-app/app.js';
 
@@ -107,4 +108,50 @@ export function browserUnary(page: Page, baseUrl: string, req: JsonEchoRequest, 
 /** ServerStream through the official grpc-web runtime inside the page. */
 export function browserStream(page: Page, baseUrl: string, req: JsonStreamRequest, opts: BrowserCallOptions = {}): Promise<BrowserResult> {
   return page.evaluate(([b, r, o]) => window.grpcWebTest.stream(b, r, o), [baseUrl, req, opts] as const);
+}
+
+function fromJson(m: JsonEcho): EchoMsg {
+  return { message: m.message, payload: new Uint8Array(Buffer.from(m.payload, 'base64')), pod: m.pod, index: m.index };
+}
+
+function toCallResult(r: BrowserResult): CallResult {
+  return {
+    ok: r.ok,
+    response: r.response ? fromJson(r.response) : undefined,
+    messages: r.messages.map(fromJson),
+    arrivals: r.arrivals,
+    headers: r.headers,
+    trailers: r.trailers,
+    status: { code: r.status.code, details: r.status.details },
+  };
+}
+
+/**
+ * The page's grpc-web runtime behind the same interface as the Node clients (test/support/clients.ts).
+ * `timeoutMs` becomes the runtime's `deadline`; `signal`/`onMessage` are not available across the
+ * page boundary: use `browserStream(..., { cancelAfter })` to cancel from the browser.
+ */
+export function browserClient(
+  page: Page,
+  baseUrl: string,
+  format: 'text' | 'binary',
+  extra: Pick<BrowserCallOptions, 'suppressCorsPreflight'> = {},
+): EchoClient {
+  return {
+    kind: `browser-${format}${extra.suppressCorsPreflight ? '-nopreflight' : ''}`,
+    async unary(req, opts = {}) {
+      const { payload, ...rest } = req;
+      const r = await browserUnary(
+        page,
+        baseUrl,
+        { ...rest, ...(payload ? { payload: Buffer.from(payload).toString('base64') } : {}) },
+        { format, metadata: opts.metadata, deadlineMs: opts.timeoutMs, ...extra },
+      );
+      return toCallResult(r);
+    },
+    async stream(req, opts = {}) {
+      const r = await browserStream(page, baseUrl, req, { format, metadata: opts.metadata, deadlineMs: opts.timeoutMs, ...extra });
+      return toCallResult(r);
+    },
+  };
 }

@@ -71,7 +71,8 @@ export interface CallResult {
   status: { code: number; details: string };
 }
 export interface EchoClient {
-  kind: ClientKind;
+  /** A ClientKind, or 'browser-text' / 'browser-binary' (test/support/browser.ts). */
+  kind: string;
   unary(req: EchoReq, opts?: CallOptions): Promise<CallResult>;
   stream(req: StreamReq, opts?: CallOptions): Promise<CallResult>;
 }
