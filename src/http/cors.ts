@@ -32,14 +32,17 @@ export function isOriginAllowed(rules: readonly OriginRule[], origin: string): b
  */
 export function corsOptions(cors: CorsConfig): FastifyCorsOptions {
   const wildcard = cors.allowOrigins.includes('*');
-  return {
+  const options: FastifyCorsOptions = {
     origin: wildcard ? '*' : (cors.allowOrigins as Array<string | RegExp>),
     methods: ['POST', 'OPTIONS'],
-    allowedHeaders: cors.allowHeaders.length > 0 ? [...GRPC_WEB_REQUEST_HEADERS, ...cors.allowHeaders] : undefined,
     credentials: cors.allowCredentials,
     maxAge: cors.maxAgeSeconds,
     preflight: true,
     strictPreflight: false,
     hideOptionsRoute: true,
   };
+  // @fastify/cors mirrors Access-Control-Request-Headers only when the key is absent:
+  // `allowedHeaders: undefined` would answer an empty list and browsers would block the call.
+  if (cors.allowHeaders.length > 0) options.allowedHeaders = [...GRPC_WEB_REQUEST_HEADERS, ...cors.allowHeaders];
+  return options;
 }
