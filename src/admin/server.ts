@@ -7,6 +7,13 @@ import { GatewayMetrics } from './metrics.js';
 export interface AdminState {
   /** Set at SIGTERM: /readyz answers 503 from then on so the Pod leaves its Service's endpoints. */
   shuttingDown: boolean;
+  /**
+   * Upstreams that have had a connected Pod at least once. Readiness is a start-up gate, not a
+   * health check of the backends: if every backend Pod dies later, a gateway that turned
+   * unready would be dropped by the load balancer in front, and browsers would get the load
+   * balancer's bare 5xx (a CORS error to scripts) instead of a gRPC UNAVAILABLE from us.
+   */
+  connectedOnce?: Set<string>;
 }
 
 export interface AdminServerOptions {
@@ -25,7 +32,13 @@ export interface AdminServerOptions {
 /** Why the gateway is not ready, or null when it is. */
 export function notReadyReason(upstreams: readonly Upstream[], state: AdminState): string | null {
   if (state.shuttingDown) return 'shutting down';
-  const waiting = upstreams.filter((u) => !u.isReady()).map((u) => u.name);
+  const once = (state.connectedOnce ??= new Set());
+  const waiting: string[] = [];
+  for (const u of upstreams) {
+    if (once.has(u.name)) continue;
+    if (u.isReady()) once.add(u.name);
+    else waiting.push(u.name);
+  }
   return waiting.length > 0 ? `no connected Pod yet for: ${waiting.join(', ')}` : null;
 }
 
