@@ -2,30 +2,19 @@
 // dns:/// target served by the test DNS server: Pods join and leave by changing its records.
 //
 // UPDATE_SCREENSHOT=1 also renders docs/dashboard.png (5 Pods, traffic, one joining, one draining).
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessDns, type HeadlessDns } from '../../examples/headless-dns/server.js';
 import type { Gateway } from '../../src/gateway.js';
+import { BROWSER_SKIP_REASON, browserAvailable, launchBrowser } from '../support/browser.js';
 import { freePort, podAddresses } from '../support/ports.js';
 import { BROKEN, ECHO, gatewayFrom, grpcWebCall, startEchoPod, waitFor, waitReady, type EchoPod } from '../unit/admin/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SERVICE = 'echo.test.svc';
 const SCREENSHOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/dashboard.png');
-const hasChromium = existsSync(CHROMIUM);
 
 /** Keeps `concurrency` callers making gRPC-Web calls until stopped. */
 function traffic(url: string, concurrency: number, payload: () => Buffer, path: () => string = () => ECHO) {
@@ -95,15 +84,10 @@ async function endWorld(w: World | undefined): Promise<void> {
 
 const row = (page: Page, address: string) => page.locator(`.row[data-address="${address}"]`);
 
-if (!hasChromium && process.env.CI === 'true') {
+// browserAvailable() throws when CI=true and Chromium is missing: the run fails, never skips.
+if (!browserAvailable()) {
   describe('admin dashboard in Chromium', () => {
-    it('needs Chromium', () => {
-      throw new Error(`${CHROMIUM} not found: the dashboard tests must run in CI`);
-    });
-  });
-} else if (!hasChromium) {
-  describe('admin dashboard in Chromium', () => {
-    it.skip(`SKIPPED: ${CHROMIUM} not found (install chromium to run the dashboard tests)`, () => {});
+    it.skip(BROWSER_SKIP_REASON, () => {});
   });
 } else {
   describe('admin dashboard in Chromium', () => {
@@ -111,7 +95,7 @@ if (!hasChromium && process.env.CI === 'true') {
     let w: World | undefined;
 
     beforeAll(async () => {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      browser = await launchBrowser();
     });
     afterAll(async () => {
       await browser?.close();
