@@ -1,0 +1,327 @@
+// The scale-out experiment of the seed article ("does gRPC load-balance when Kubernetes scales out?")
+// as a figure, for the gateway and for a ClusterIP-style baseline measured in the same run.
+//
+//   node --import tsx bench/scale-out.ts [--pods 5] [--resolve-interval-ms 1000] [--calls 1000] [--watch-ms 5000]
+//
+// Both cases: one client with ONE connection calls Echo in a loop (one call at a time). The headless
+// Service (a DNS server) lists 1 Pod, then 5. We record, for each new Pod, the seconds from the DNS
+// change to its first call, then the per-Pod shares of the next N calls (max/min and coefficient of
+// variation).
+//   - baseline: grpc-js client, one channel → L4 TCP proxy (per-connection random pick among the Pods
+//     it learns from the same DNS, like kube-proxy) → Pods;
+//   - gateway:  connect-web gRPC-Web binary client over one HTTP/1.1 keep-alive connection → gateway
+//     (dns:/// upstream, round-robin) → Pods.
+// Pods are real processes (examples/echo-pod), on 127.0.0.2.. one port. Bounded: a few seconds per
+// phase, < 60 s overall. Prints a Markdown table and writes bench/results/scale-out.json.
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ECHO_PROTO_PATH } from '../examples/echo-pod/server.js';
+import { startHeadlessDns, type HeadlessDns } from '../examples/headless-dns/server.js';
+import { loadConfig } from '../src/config/index.js';
+import { startGateway } from '../src/gateway.js';
+import { spawnPod, type PodProcess } from '../test/support/pod-process.js';
+import { freePort, podAddresses } from '../test/support/ports.js';
+import { connectCall, connectWebEcho, now, oneConnectionFetch, spread, type CallFn } from '../test/support/load.js';
+import { startL4Proxy } from './lib/l4-proxy.js';
+
+export interface ScaleOutOptions {
+  /** Pods after the scale-out (before: 1). Default 5. */
+  pods?: number;
+  /** Gateway --resolve-interval and the L4 proxy's re-resolve interval. Default 1000 ms. */
+  resolveIntervalMs?: number;
+  /** Calls over which shares are measured once every Pod had traffic (or the watch window ended). Default 1000. */
+  measureCalls?: number;
+  /** Calls made before the scale-out (all on the one Pod). Default 200. */
+  warmupCalls?: number;
+  /** How long to wait for every new Pod to get traffic before calling it "never". Default max(5 s, 3 intervals + 1 s). */
+  watchMs?: number;
+  /** First loopback octet of the Pods. Default 2. */
+  firstOctet?: number;
+  /** Progress lines on stderr. Default false. */
+  verbose?: boolean;
+}
+
+export interface CaseResult {
+  name: string;
+  client: string;
+  /** Seconds from the DNS change until every new Pod had a call; null = never within watchMs. */
+  secondsToAllPods: number | null;
+  /** Same, per new Pod, null = never. */
+  secondsToTrafficPerPod: Array<number | null>;
+  /** Per-Pod calls over the measured calls, in Pod order. */
+  callsPerPod: number[];
+  /** max/min of per-Pod calls; null = infinite (some Pod got none). */
+  maxOverMin: number | null;
+  /** Coefficient of variation of per-Pod calls (population std / mean): 0 = perfectly even, 2 = all on one of 5. */
+  cv: number;
+  measuredCalls: number;
+  callsPerSecond: number;
+  failedCalls: number;
+  /** Client-side TCP connections the case opened (1 = the one keep-alive connection). */
+  connections: number;
+}
+
+export interface ScaleOutResult {
+  date: string;
+  node: string;
+  cpus: number;
+  pods: number;
+  resolveIntervalMs: number;
+  watchMs: number;
+  measureCalls: number;
+  podAddresses: string[];
+  baseline: CaseResult;
+  gateway: CaseResult;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Phase {
+  secondsToTrafficPerPod: Array<number | null>;
+  callsPerPod: number[];
+  measured: number;
+  seconds: number;
+  failed: number;
+}
+
+/**
+ * The experiment against one front: `call` makes one call and returns the Pod. DNS lists the first
+ * Pod, `warmup` calls are made, DNS then lists all Pods; calls go on until every new Pod had one or
+ * watchMs passed; then `measure` more calls are counted per Pod.
+ */
+async function experiment(
+  call: CallFn,
+  dns: HeadlessDns,
+  name: string,
+  pods: string[],
+  o: { warmup: number; measure: number; watchMs: number; hosts: string[] },
+): Promise<Phase> {
+  let seq = 0;
+  let failed = 0;
+  const one = async (): Promise<string | undefined> => {
+    try {
+      return await call(seq++);
+    } catch {
+      failed++;
+      return undefined;
+    }
+  };
+  for (let i = 0; i < o.warmup; i++) await one();
+
+  const tScale = now();
+  dns.setRecords(name, o.hosts, 30);
+  const first = new Map<string, number>();
+  const newPods = pods.slice(1);
+  const maxCalls = 200_000; // bound, whatever happens
+  while (now() - tScale < o.watchMs && first.size < newPods.length && seq < maxCalls) {
+    const pod = await one();
+    if (pod && newPods.includes(pod) && !first.has(pod)) first.set(pod, now() - tScale);
+  }
+  const counts = new Map<string, number>(pods.map((p) => [p, 0]));
+  const t0 = now();
+  for (let i = 0; i < o.measure; i++) {
+    const pod = await one();
+    if (pod) counts.set(pod, (counts.get(pod) ?? 0) + 1);
+  }
+  return {
+    secondsToTrafficPerPod: newPods.map((p) => (first.has(p) ? first.get(p)! / 1000 : null)),
+    callsPerPod: pods.map((p) => counts.get(p) ?? 0),
+    measured: o.measure,
+    seconds: (now() - t0) / 1000,
+    failed,
+  };
+}
+
+function caseResult(name: string, client: string, phase: Phase, pods: string[], connections: number): CaseResult {
+  const perPod = Object.fromEntries(pods.map((p, i) => [p, phase.callsPerPod[i]!]));
+  const s = spread(perPod, pods);
+  const reached = phase.secondsToTrafficPerPod.every((t) => t !== null);
+  return {
+    name,
+    client,
+    secondsToAllPods: reached ? Math.max(...(phase.secondsToTrafficPerPod as number[])) : null,
+    secondsToTrafficPerPod: phase.secondsToTrafficPerPod,
+    callsPerPod: phase.callsPerPod,
+    maxOverMin: Number.isFinite(s.maxOverMin) ? s.maxOverMin : null,
+    cv: s.cv,
+    measuredCalls: phase.measured,
+    callsPerSecond: phase.measured / phase.seconds,
+    failedCalls: phase.failed,
+    connections,
+  };
+}
+
+function grpcEchoClient(address: string): { call: CallFn; close(): void } {
+  const def = protoLoader.loadSync(ECHO_PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { echo: { v1: { EchoService: grpc.ServiceClientConstructor } } };
+  // ONE channel, as a Go or .NET service would hold one client: the seed article's setup.
+  const client = new pkg.echo.v1.EchoService(address, grpc.credentials.createInsecure());
+  const echo = client['Echo'] as unknown as (
+    req: object,
+    options: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: { pod: string }) => void,
+  ) => void;
+  return {
+    call: (seq) =>
+      new Promise<string>((resolve, reject) =>
+        echo.call(client, { message: `call ${seq}` }, { deadline: Date.now() + 5_000 }, (err, res) =>
+          err ? reject(err) : res?.pod ? resolve(res.pod) : reject(new Error('no pod')),
+        ),
+      ),
+    close: () => client.close(),
+  };
+}
+
+export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutResult> {
+  const n = opts.pods ?? 5;
+  const intervalMs = opts.resolveIntervalMs ?? 1_000;
+  const measure = opts.measureCalls ?? 1_000;
+  const warmup = opts.warmupCalls ?? 200;
+  const watchMs = opts.watchMs ?? Math.max(5_000, 3 * intervalMs + 1_000);
+  const log = (msg: string): void => void (opts.verbose && process.stderr.write(`[scale-out] ${msg}\n`));
+
+  const ips = podAddresses(n, opts.firstOctet ?? 2);
+  const [dns, podPort] = await Promise.all([startHeadlessDns({ host: '127.0.0.1', port: 0 }), freePort()]);
+  const dnsServer = `${dns.address.host}:${dns.address.port}`;
+  let pods: PodProcess[] = [];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  try {
+    pods = await Promise.all(ips.map((ip) => spawnPod(ip, podPort)));
+    const addresses = pods.map((p) => p.address);
+    log(`${n} Pods up: ${addresses.join(', ')}; DNS at ${dnsServer}`);
+
+    // ---- baseline: grpc-js (one channel) → L4 proxy (per-connection pick) → Pods -----------------
+    const baseName = 'echo-clusterip.bench.svc.cluster.local';
+    dns.setRecords(baseName, [ips[0]!], 30);
+    const proxy = await startL4Proxy({ name: baseName, port: podPort, dnsServer, intervalMs });
+    cleanups.push(() => proxy.close());
+    const grpcClient = grpcEchoClient(proxy.address);
+    cleanups.push(() => grpcClient.close());
+    const basePhase = await experiment(grpcClient.call, dns, baseName, addresses, { warmup, measure, watchMs, hosts: ips });
+    const baseline = caseResult(
+      'ClusterIP-style L4 proxy (one Pod per connection, random)',
+      'grpc-js, one channel',
+      basePhase,
+      addresses,
+      proxy.connections().length,
+    );
+    log(`baseline: proxy knew ${proxy.backends().length} Pods at the end; connections ${JSON.stringify(proxy.connections().map((c) => c.backend))}`);
+    grpcClient.close();
+    await proxy.close();
+
+    // ---- gateway: gRPC-Web (one keep-alive connection) → gateway → Pods ------------------------
+    const gwName = 'echo-headless.bench.svc.cluster.local';
+    dns.setRecords(gwName, [ips[0]!], 30);
+    const loaded = loadConfig(
+      [
+        '--listen', '127.0.0.1:0',
+        '--admin', '127.0.0.1:0',
+        '--upstream', `dns:///${gwName}:${podPort}`,
+        '--dns-server', dnsServer,
+        '--resolve-interval', `${intervalMs}ms`,
+        '--balancer', 'round-robin',
+        '--log-level', 'warn',
+      ],
+      {},
+    );
+    if (!('config' in loaded)) throw new Error('loadConfig gave no config');
+    const gw = await startGateway(loaded.config, { logger: false });
+    cleanups.push(() => gw.close());
+    const deadline = now() + 5_000;
+    while (!gw.pools[0]!.isReady() && now() < deadline) await sleep(20);
+    const conn = oneConnectionFetch(gw.httpUrl);
+    cleanups.push(() => conn.close());
+    const gwCall = connectCall(connectWebEcho(gw.httpUrl, conn.fetch));
+    const gwPhase = await experiment(gwCall, dns, gwName, addresses, { warmup, measure, watchMs, hosts: ips });
+    const gateway = caseResult(
+      `grpc-web-gateway (dns:/// upstream, round-robin, --resolve-interval ${intervalMs}ms)`,
+      'connect-web gRPC-Web binary, one keep-alive connection',
+      gwPhase,
+      addresses,
+      conn.connectionsOpened(),
+    );
+
+    return {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      pods: n,
+      resolveIntervalMs: intervalMs,
+      watchMs,
+      measureCalls: measure,
+      podAddresses: addresses,
+      baseline,
+      gateway,
+    };
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+    await Promise.all(pods.map((p) => p.stop()));
+    await dns.close();
+  }
+}
+
+// ---- report ----------------------------------------------------------------------------------------
+
+const secs = (t: number | null): string => (t === null ? '∞ (never)' : `${t.toFixed(2)} s`);
+
+export function markdownTable(r: ScaleOutResult): string {
+  const row = (c: CaseResult): string =>
+    `| ${c.name} | ${c.client} | ${c.secondsToAllPods === null ? `never (∞; watched ${(r.watchMs / 1000).toFixed(0)} s)` : secs(c.secondsToAllPods)} | ` +
+    `${c.secondsToTrafficPerPod.map((t) => (t === null ? '∞' : t.toFixed(2))).join(' / ')} | ` +
+    `${c.callsPerPod.map((x) => ((x / c.measuredCalls) * 100).toFixed(0) + '%').join(' / ')} | ` +
+    `${c.maxOverMin === null ? '∞' : c.maxOverMin.toFixed(2)} | ${c.cv.toFixed(3)} | ${c.callsPerSecond.toFixed(0)} | ${c.failedCalls} | ${c.connections} |`;
+  return [
+    `Scale-out 1 → ${r.pods} Pods, one client with one connection, calls in a loop; shares over the next ${r.measureCalls} calls ` +
+      `(Node ${r.node}, ${r.cpus} CPUs, re-resolve every ${r.resolveIntervalMs} ms ±10% jitter, so a new Pod is expected within ` +
+      `~${((r.resolveIntervalMs * 1.1) / 1000).toFixed(2)} s + a connection handshake, depending on where in the interval the DNS change lands). ` +
+      `Client, gateway / L4 proxy and DNS share one Node process; the Pods are ${r.pods} separate processes.`,
+    '',
+    '| setup | client | every new Pod had traffic after | per new Pod (s) | per-Pod share | max/min | CV | calls/s | failed | client connections |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    row(r.baseline),
+    row(r.gateway),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      pods: { type: 'string' },
+      'resolve-interval-ms': { type: 'string' },
+      calls: { type: 'string' },
+      'watch-ms': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const result = await runScaleOut({
+    pods: num(values.pods),
+    resolveIntervalMs: num(values['resolve-interval-ms']),
+    measureCalls: num(values.calls),
+    watchMs: num(values['watch-ms']),
+    verbose: !values.quiet,
+  });
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}scale-out.json`, JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(markdownTable(result) + '\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const guard = setTimeout(() => {
+    process.stderr.write('scale-out: did not finish within 90 s\n');
+    process.exit(2);
+  }, 90_000);
+  guard.unref();
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`scale-out: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
