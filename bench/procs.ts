@@ -1,0 +1,216 @@
+// Child processes for the bench: start, wait for ready, stop by PID; /proc readings.
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** Every process this bench started and has not yet seen exit: stopped by PID on the way out. */
+const live = new Set<ChildProcess>();
+
+export function killAllStarted(): void {
+  for (const child of live) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export interface ServiceOptions {
+  /** stdout goes to /dev/null instead of being read (chatty processes: access log). */
+  quietStdout?: boolean;
+  /** The service is ready once a stdout line makes this return non-null (ignored with quietStdout). */
+  ready?: (line: string) => boolean;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** A long-running process under test (backend, gateway, peer). */
+export class Service {
+  readonly child: ChildProcess;
+  stderr = '';
+  private stdoutLines: string[] = [];
+
+  private constructor(
+    readonly name: string,
+    command: string,
+    args: string[],
+    options: ServiceOptions,
+  ) {
+    const stdio: StdioOptions = ['ignore', options.quietStdout ? openSync('/dev/null', 'w') : 'pipe', 'pipe'];
+    this.child = spawn(command, args, { stdio, env: options.env ?? process.env, cwd: options.cwd });
+    live.add(this.child);
+    this.child.on('exit', () => live.delete(this.child));
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (s: string) => {
+      if (this.stderr.length < 20_000) this.stderr += s;
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  static async start(name: string, command: string, args: string[], options: ServiceOptions = {}): Promise<Service> {
+    const svc = new Service(name, command, args, options);
+    if (!options.quietStdout && options.ready) await svc.waitFor(options.ready, 30_000);
+    return svc;
+  }
+
+  /** Resolves with the first stdout line accepted by `test`; rejects if the process exits first. */
+  private waitFor(test: (line: string) => boolean, timeoutMs: number): Promise<string> {
+    const out = this.child.stdout!;
+    out.setEncoding('utf8');
+    return new Promise((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => fail(new Error(`${this.name}: not ready within ${timeoutMs} ms`)), timeoutMs);
+      const onData = (s: string): void => {
+        buf += s;
+        let nl;
+        while ((nl = buf.indexOf('\n')) !== -1) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          this.stdoutLines.push(line);
+          if (test(line)) {
+            cleanup();
+            // Keep draining stdout so the child never blocks on a full pipe.
+            out.on('data', () => {});
+            resolve(line);
+            return;
+          }
+        }
+      };
+      const onExit = (code: number | null): void =>
+        fail(new Error(`${this.name} exited (${code}) before it was ready: ${this.stderr.trim().slice(-2000)}`));
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        out.off('data', onData);
+        this.child.off('exit', onExit);
+      };
+      const fail = (e: Error): void => {
+        cleanup();
+        reject(e);
+      };
+      out.on('data', onData);
+      this.child.once('exit', onExit);
+    });
+  }
+
+  readyLine(): string | undefined {
+    return this.stdoutLines.at(-1);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    const child = this.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    process.kill(this.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface ToolResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a bounded tool (load generator, client) to completion; killed after timeoutMs. */
+export function runTool(command: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      if (stderr.length < 50_000) stderr += s;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** The BENCHJSON line a bench tool printed. */
+export function benchJson<T>(name: string, r: ToolResult): T {
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
+  if (!line) {
+    throw new Error(
+      `${name}: no result (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-1500)}`,
+    );
+  }
+  return JSON.parse(line.slice('BENCHJSON '.length)) as T;
+}
+
+export function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+// ---- /proc ------------------------------------------------------------------------------------
+
+let clkTck: number | undefined;
+function ticksPerSecond(): number {
+  if (clkTck === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    clkTck = Number(r.stdout.trim()) || 100;
+  }
+  return clkTck;
+}
+
+/** User + system CPU seconds the process has used so far (/proc/PID/stat utime + stime). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond();
+}
+
+function statusKiB(pid: number, field: string): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Resident set size now, MiB (VmRSS). */
+export function rssMiB(pid: number): number {
+  return statusKiB(pid, 'VmRSS') / 1024;
+}
+
+/** Peak resident set size since start or the last resetPeak, MiB (VmHWM). */
+export function peakRssMiB(pid: number): number {
+  return statusKiB(pid, 'VmHWM') / 1024;
+}
+
+/** Resets VmHWM to the current RSS (Linux ≥ 4.0: "5" > /proc/PID/clear_refs). False if refused. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,766 @@
+// npm run bench [-- --quick | --soak | --rounds N --duration S --loadgen wrk|autocannon ...]
+//
+// Side-by-side benchmark on loopback, every process separate: a raw grpc-js backend
+// (bench/backend.ts), the gateway (node dist/cli.js), @grpc-web/proxy as the peer
+// (bench/peer.cjs), and the load generators (wrk with bench/wrk-unary.lua, or autocannon;
+// bench/grpc-client.ts and h2load for the direct baseline; bench/web-stream-client.ts).
+// Cases and paths are interleaved, rounds repeated, medians taken: on a small, shared machine
+// only ratios measured in the same run mean anything. Writes bench/results/latest.{json,md}
+// (--soak: bench/results/soak.{json,md}) and prints the table.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { STREAM_METHOD, UNARY_METHOD, streamRequest } from './methods.js';
+import {
+  Service,
+  benchJson,
+  cpuSeconds,
+  hasCommand,
+  killAllStarted,
+  peakRssMiB,
+  resetPeak,
+  rssMiB,
+  runTool,
+} from './procs.js';
+import { median, percentile } from './stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = join(ROOT, 'bench');
+const RESULTS = join(BENCH, 'results');
+const NODE = process.execPath;
+const TSX = ['--import', 'tsx'];
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    loadgen: { type: 'string' },
+    only: { type: 'string' },
+    'soak-calls': { type: 'string', default: '1000000' },
+    'gateway-args': { type: 'string', default: '' },
+    'cpu-prof': { type: 'string' },
+    'no-scale-out': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (opt.help) {
+  process.stdout.write(`npm run bench -- [options]
+  --quick              ~1 minute smoke: 1 round of 2 s per case and path
+  --rounds N           rounds (default 3)          --duration S   seconds per case and path (default 5)
+  --only a,b           only these cases: unary64,text64,unary1,mib1,stream
+  --loadgen wrk|autocannon   HTTP/1.1 load generator (default: wrk if installed)
+  --soak               1,000,000 calls through the gateway (--soak-calls N); RSS after vs after the first 100k
+  --gateway-args "..." extra gateway flags (e.g. "--max-retries 0")
+  --cpu-prof DIR       run the gateway under node --cpu-prof, profiles written to DIR
+  --no-scale-out       skip bench/scale-out.ts's runScaleOut section
+  --no-write           print only, do not write bench/results/
+Tools: apt-get install wrk nghttp2-client (wrk drives gRPC-Web load, h2load is a second direct baseline).
+`);
+  process.exit(0);
+}
+
+const QUICK = opt.quick;
+const ROUNDS = Number(opt.rounds ?? (QUICK ? 1 : 3));
+const DURATION_S = Number(opt.duration ?? (QUICK ? 2 : 5));
+const STREAM_COUNT = 100_000;
+const STREAM_SIZE = 100;
+const STREAM_REPS = QUICK ? 1 : 3;
+const MIB = 1024 * 1024;
+const HAVE_WRK = hasCommand('wrk');
+const HAVE_H2LOAD = hasCommand('h2load');
+const LOADGEN = (opt.loadgen ?? (HAVE_WRK ? 'wrk' : 'autocannon')) as 'wrk' | 'autocannon';
+if (LOADGEN === 'wrk' && !HAVE_WRK) throw new Error('--loadgen wrk: wrk is not installed (apt-get install wrk)');
+const ALL_CASES = ['unary64', 'text64', 'unary1', 'mib1', 'stream'] as const;
+type CaseId = (typeof ALL_CASES)[number];
+const CASES: CaseId[] = opt.only ? (opt.only.split(',') as CaseId[]) : [...ALL_CASES];
+for (const c of CASES) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c}`);
+
+const notes: string[] = [];
+if (!HAVE_WRK) notes.push('wrk not installed: gRPC-Web load from autocannon (JavaScript; lower absolute figures). Install: apt-get install wrk nghttp2-client');
+else if (LOADGEN === 'autocannon') notes.push('gRPC-Web load from autocannon (--loadgen autocannon)');
+if (!HAVE_H2LOAD) notes.push('h2load not installed: no C direct baseline. Install: apt-get install nghttp2-client');
+
+// ---- request bodies -----------------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), 'gwg-bench-'));
+function frame(message: Buffer): Buffer {
+  const f = Buffer.alloc(5 + message.length);
+  f.writeUInt32BE(message.length, 1);
+  message.copy(f, 5);
+  return f;
+}
+const BODY_100 = frame(Buffer.alloc(100, 0x62));
+const BODY_MIB = frame(Buffer.alloc(MIB, 0x63));
+const bodyFiles = {
+  b100: join(work, 'unary-100.bin'),
+  t100: join(work, 'unary-100.txt'),
+  bMib: join(work, 'unary-1mib.bin'),
+};
+writeFileSync(bodyFiles.b100, BODY_100);
+writeFileSync(bodyFiles.t100, BODY_100.toString('base64'));
+writeFileSync(bodyFiles.bMib, BODY_MIB);
+const CT_BINARY = 'application/grpc-web+proto';
+const CT_TEXT = 'application/grpc-web-text+proto';
+
+// ---- processes --------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function ensureDist(): void {
+  const newest = (dir: string): number => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    }
+    return t;
+  };
+  const cli = join(ROOT, 'dist', 'cli.js');
+  if (existsSync(cli) && statSync(cli).mtimeMs >= newest(join(ROOT, 'src'))) return;
+  process.stdout.write('dist is stale: npx tsc -p tsconfig.build.json\n');
+  const r = spawnSyncOrThrow('npx', ['tsc', '-p', 'tsconfig.build.json']);
+  if (r !== 0) throw new Error('build failed');
+}
+
+function spawnSyncOrThrow(cmd: string, args: string[]): number {
+  return spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit' }).status ?? 1;
+}
+
+const isReadyJson = (line: string): boolean => line.includes('"ready":true');
+
+async function startBackend(): Promise<{ svc: Service; port: number }> {
+  const svc = await Service.start('backend', NODE, [...TSX, join(BENCH, 'backend.ts'), '--port', '0'], {
+    ready: isReadyJson,
+    cwd: ROOT,
+  });
+  return { svc, port: (JSON.parse(svc.readyLine()!) as { port: number }).port };
+}
+
+interface Proxy {
+  id: string;
+  svc: Service;
+  url: string;
+}
+
+async function startGateway(id: string, backendPort: number, accessLog: boolean): Promise<Proxy> {
+  const port = await freePort();
+  const admin = await freePort();
+  const nodeArgs: string[] = [];
+  if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
+  const args = [
+    ...nodeArgs,
+    join(ROOT, 'dist', 'cli.js'),
+    '--listen', `127.0.0.1:${port}`,
+    '--admin', `127.0.0.1:${admin}`,
+    '--upstream', `127.0.0.1:${backendPort}`,
+    '--access-log', String(accessLog),
+    '--log-level', accessLog ? 'info' : 'warn',
+    '--shutdown-delay', '0',
+    '--drain-timeout', '1s',
+    ...opt['gateway-args'].split(' ').filter(Boolean),
+  ];
+  const svc = await Service.start(id, NODE, args, { quietStdout: true, cwd: ROOT });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`http://127.0.0.1:${admin}/readyz`, svc);
+  return { id, svc, url };
+}
+
+async function startPeer(backendPort: number): Promise<Proxy> {
+  const port = await freePort();
+  const svc = await Service.start(
+    'peer',
+    NODE,
+    [join(BENCH, 'peer.cjs'), '--target', `http://127.0.0.1:${backendPort}`, '--port', String(port)],
+    { ready: isReadyJson, cwd: ROOT },
+  );
+  return { id: 'peer', svc, url: `http://127.0.0.1:${port}` };
+}
+
+async function waitHttp(url: string, svc: Service): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited: ${svc.stderr.trim().slice(-2000)}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${svc.name}: ${url} not ready: ${svc.stderr.trim().slice(-2000)}`);
+    await sleep(100);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One call through a proxy with fetch: the echoed message and an OK trailer, or throw. */
+async function validate(p: Proxy, text: boolean): Promise<void> {
+  const body = text ? BODY_100.toString('base64') : new Uint8Array(BODY_100);
+  const r = await fetch(p.url + UNARY_METHOD, {
+    method: 'POST',
+    headers: { 'content-type': text ? CT_TEXT : CT_BINARY, 'x-grpc-web': '1' },
+    body,
+  });
+  let bytes = Buffer.from(await r.arrayBuffer());
+  if (text) bytes = Buffer.from(bytes.toString('latin1'), 'base64');
+  const msgLen = bytes.length >= 5 ? bytes.readUInt32BE(1) : -1;
+  const message = bytes.subarray(5, 5 + msgLen);
+  const trailer = bytes.subarray(10 + msgLen).toString('latin1');
+  if (r.status !== 200 || !message.equals(BODY_100.subarray(5)) || !/grpc-status:\s*0/.test(trailer)) {
+    throw new Error(`${p.id} (${text ? 'text' : 'binary'}): bad answer: HTTP ${r.status} ${JSON.stringify(trailer)}`);
+  }
+}
+
+// ---- load generators -----------------------------------------------------------------------
+
+interface LoadResult {
+  calls: number;
+  durationS: number;
+  callsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+async function httpLoad(
+  url: string,
+  bodyFile: string,
+  contentType: string,
+  connections: number,
+  durationS: number,
+  maxCalls?: number,
+): Promise<LoadResult> {
+  const timeout = (durationS + 60) * 1000;
+  let r;
+  if (LOADGEN === 'wrk') {
+    const env: NodeJS.ProcessEnv = { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_CONTENT_TYPE: contentType };
+    if (maxCalls !== undefined) env['BENCH_MAX_CALLS'] = String(maxCalls);
+    const res = await runTool(
+      'wrk',
+      ['-t1', `-c${connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', join(BENCH, 'wrk-unary.lua'), url],
+      timeout,
+      env,
+    );
+    r = benchJson<Omit<LoadResult, 'callsPerS'>>('wrk', res);
+  } else {
+    const args = [...TSX, join(BENCH, 'autocannon-client.ts'), '--url', url, '--body-file', bodyFile];
+    args.push('--content-type', contentType, '--connections', String(connections), '--duration-s', String(durationS));
+    if (maxCalls !== undefined) args.push('--max-calls', String(maxCalls));
+    r = benchJson<Omit<LoadResult, 'callsPerS'>>('autocannon', await runTool(NODE, args, timeout));
+  }
+  return { ...r, callsPerS: r.calls / r.durationS };
+}
+
+async function grpcLoad(backendPort: number, size: number, concurrency: number, durationS: number): Promise<LoadResult> {
+  const args = [...TSX, join(BENCH, 'grpc-client.ts'), '--target', `127.0.0.1:${backendPort}`];
+  args.push('--size', String(size), '--concurrency', String(concurrency), '--duration-ms', String(durationS * 1000));
+  return benchJson<LoadResult>('grpc-client', await runTool(NODE, args, (durationS + 60) * 1000));
+}
+
+async function h2Load(backendPort: number, concurrency: number, durationS: number): Promise<LoadResult> {
+  const log = join(work, 'h2load.log');
+  rmSync(log, { force: true });
+  const args = ['-c1', '-t1', `-m${concurrency}`, `-D${durationS}`, '--warm-up-time=1'];
+  args.push('-d', bodyFiles.b100, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
+  args.push(`--log-file=${log}`, `http://127.0.0.1:${backendPort}${UNARY_METHOD}`);
+  const res = await runTool('h2load', args, (durationS + 60) * 1000);
+  const succeeded = /(\d+) succeeded/.exec(res.stdout);
+  const failed = /(\d+) failed, (\d+) errored, (\d+) timeout/.exec(res.stdout);
+  if (!succeeded || !existsSync(log)) throw new Error(`h2load: ${res.stdout}${res.stderr}`.slice(-1500));
+  // Per-request log: start (µs since epoch), status, duration (µs). Throughput over the main
+  // duration only (the log also covers the warm-up).
+  const rows = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split('\t').map(Number));
+  const lat = rows.filter((r) => r[1] === 200).map((r) => r[2]! / 1000).sort((a, b) => a - b);
+  const calls = Number(succeeded[1]);
+  return {
+    calls,
+    durationS,
+    callsPerS: calls / durationS,
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    errors: failed ? Number(failed[1]) + Number(failed[2]) + Number(failed[3]) : 0,
+  };
+}
+
+interface StreamResult {
+  streams: number;
+  messages: number;
+  errors: number;
+  durationS: number;
+  msgsPerS: number;
+  firstMsgMs: number;
+}
+
+async function streamLoad(target: { grpcPort: number } | { url: string }): Promise<StreamResult> {
+  const common = ['--count', String(STREAM_COUNT), '--size', String(STREAM_SIZE), '--reps', String(STREAM_REPS)];
+  const args =
+    'url' in target
+      ? [...TSX, join(BENCH, 'web-stream-client.ts'), '--url', target.url, ...common]
+      : [...TSX, join(BENCH, 'grpc-client.ts'), '--stream', '--target', `127.0.0.1:${target.grpcPort}`, ...common];
+  return benchJson<StreamResult>('stream client', await runTool(NODE, args, 120_000));
+}
+
+// ---- measuring --------------------------------------------------------------------------------
+
+interface Sample {
+  round: number;
+  case: CaseId;
+  path: string;
+  calls: number;
+  callsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** CPU seconds of the proxy under test during the load (/proc utime+stime). */
+  proxyCpuS?: number;
+  /** proxy CPU seconds per 10k calls (streams: per 100k messages) */
+  cpuPer10k?: number;
+  /** VmHWM of the proxy over this load (reset before), MiB */
+  peakRssMiB?: number;
+  backendCpuS: number;
+  msgsPerS?: number;
+  firstMsgMs?: number;
+}
+
+async function measure(
+  round: number,
+  caseId: CaseId,
+  path: string,
+  proxy: Proxy | null,
+  backend: Service,
+  run: () => Promise<LoadResult | StreamResult>,
+): Promise<Sample> {
+  const pid = proxy?.svc.pid;
+  let sampledPeak = 0;
+  let resetOk = false;
+  let sampler: NodeJS.Timeout | undefined;
+  if (pid !== undefined) {
+    resetOk = resetPeak(pid);
+    sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, rssMiB(pid))), 200);
+  }
+  const cpu0 = pid !== undefined ? cpuSeconds(pid) : 0;
+  const b0 = cpuSeconds(backend.pid);
+  const r = await run();
+  const b1 = cpuSeconds(backend.pid);
+  const sample: Sample = {
+    round,
+    case: caseId,
+    path,
+    calls: 'messages' in r ? r.streams : r.calls,
+    callsPerS: 'callsPerS' in r ? r.callsPerS : NaN,
+    p50Ms: 'p50Ms' in r ? r.p50Ms : NaN,
+    p99Ms: 'p99Ms' in r ? r.p99Ms : NaN,
+    errors: r.errors,
+    backendCpuS: b1 - b0,
+  };
+  if ('messages' in r) {
+    sample.msgsPerS = r.msgsPerS;
+    sample.firstMsgMs = r.firstMsgMs;
+  }
+  if (pid !== undefined) {
+    clearInterval(sampler);
+    sample.proxyCpuS = cpuSeconds(pid) - cpu0;
+    const per = 'messages' in r ? r.messages / 100_000 : r.calls / 10_000;
+    sample.cpuPer10k = per > 0 ? sample.proxyCpuS / per : NaN;
+    sample.peakRssMiB = resetOk ? peakRssMiB(pid) : Math.max(sampledPeak, rssMiB(pid));
+  }
+  const extra =
+    sample.msgsPerS !== undefined
+      ? `${fmt(sample.msgsPerS, 0)} msg/s, first ${fmt(sample.firstMsgMs!, 2)} ms`
+      : `${fmt(sample.callsPerS, 0)} calls/s, p50 ${fmt(sample.p50Ms, 2)} ms, p99 ${fmt(sample.p99Ms, 2)} ms`;
+  const cpu = sample.cpuPer10k !== undefined ? `, CPU ${fmt(sample.cpuPer10k, 2)} s/10k, peak ${fmt(sample.peakRssMiB!, 0)} MiB` : '';
+  process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
+  return sample;
+}
+
+function fmt(n: number, digits: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+// ---- the run ------------------------------------------------------------------------------------
+
+interface Procs {
+  backend: Service;
+  backendPort: number;
+  gateway: Proxy;
+  gatewayLog: Proxy | null;
+  peer: Proxy | null;
+}
+
+type Step = { path: string; proxy: Proxy | null; run: () => Promise<LoadResult | StreamResult> };
+
+function stepsOf(c: CaseId, p: Procs): Step[] {
+  const d = DURATION_S;
+  const bp = p.backendPort;
+  const steps: Step[] = [];
+  const web = (path: string, proxy: Proxy | null, file: string, ct: string, conns: number): void => {
+    if (proxy) steps.push({ path, proxy, run: () => httpLoad(proxy.url + UNARY_METHOD, file, ct, conns, d) });
+  };
+  switch (c) {
+    case 'unary64':
+      steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
+      if (HAVE_H2LOAD) steps.push({ path: 'direct h2load', proxy: null, run: () => h2Load(bp, 64, d) });
+      web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 64);
+      web('gateway+log', p.gatewayLog, bodyFiles.b100, CT_BINARY, 64);
+      web('peer', p.peer, bodyFiles.b100, CT_BINARY, 64);
+      break;
+    case 'text64':
+      steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
+      web('gateway', p.gateway, bodyFiles.t100, CT_TEXT, 64);
+      web('peer', p.peer, bodyFiles.t100, CT_TEXT, 64);
+      break;
+    case 'unary1':
+      steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 1, d) });
+      web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 1);
+      web('peer', p.peer, bodyFiles.b100, CT_BINARY, 1);
+      break;
+    case 'mib1':
+      steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, MIB, 1, d) });
+      web('gateway', p.gateway, bodyFiles.bMib, CT_BINARY, 1);
+      web('peer', p.peer, bodyFiles.bMib, CT_BINARY, 1);
+      break;
+    case 'stream':
+      steps.push({ path: 'direct grpc-js', proxy: null, run: () => streamLoad({ grpcPort: bp }) });
+      steps.push({ path: 'gateway', proxy: p.gateway, run: () => streamLoad({ url: p.gateway.url }) });
+      if (p.peer) {
+        const peer = p.peer;
+        steps.push({ path: 'peer', proxy: peer, run: () => streamLoad({ url: peer.url }) });
+      }
+      break;
+  }
+  return steps;
+}
+
+const CASE_TITLES: Record<CaseId, string> = {
+  unary64: 'unary 100 B, 64 in flight',
+  text64: 'unary 100 B text (base64), 64 in flight',
+  unary1: 'unary 100 B, 1 in flight',
+  mib1: 'unary 1 MiB each way, 1 in flight',
+  stream: `server stream, ${STREAM_COUNT.toLocaleString('en-US')} × ${STREAM_SIZE} B`,
+};
+
+async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
+  ensureDist();
+  const { svc: backend, port: backendPort } = await startBackend();
+  const gateway = await startGateway('gateway', backendPort, false);
+  const gatewayLog = withLog ? await startGateway('gateway+log', backendPort, true) : null;
+  const peer = withPeer ? await startPeer(backendPort) : null;
+  for (const p of [gateway, gatewayLog, peer]) {
+    if (!p) continue;
+    await validate(p, false);
+    await validate(p, true);
+  }
+  return { backend, backendPort, gateway, gatewayLog, peer };
+}
+
+async function stopAll(p: Procs): Promise<void> {
+  await Promise.all([p.gateway.svc.stop(), p.gatewayLog?.svc.stop(), p.peer?.svc.stop()]);
+  await p.backend.stop();
+}
+
+/** Median over rounds of one metric of one (case, path). */
+function med(samples: Sample[], c: CaseId, path: string, f: (s: Sample) => number | undefined): number {
+  return median(samples.filter((s) => s.case === c && s.path === path).map((s) => f(s) ?? NaN));
+}
+
+/** Median over rounds of a per-round ratio (or difference) of two paths of the same case. */
+function perRound(
+  samples: Sample[],
+  c: CaseId,
+  a: string,
+  b: string,
+  f: (s: Sample) => number | undefined,
+  op: 'ratio' | 'diff' = 'ratio',
+  cb: CaseId = c,
+): number {
+  const out: number[] = [];
+  for (const sa of samples.filter((s) => s.case === c && s.path === a)) {
+    const sb = samples.find((s) => s.case === cb && s.path === b && s.round === sa.round);
+    const x = f(sa);
+    const y = sb ? f(sb) : undefined;
+    if (x === undefined || y === undefined) continue;
+    out.push(op === 'ratio' ? x / y : x - y);
+  }
+  return median(out);
+}
+
+interface TargetCheck {
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+async function mainRun(): Promise<void> {
+  const started = Date.now();
+  process.stdout.write(
+    `bench: ${ROUNDS} round(s) × ${DURATION_S} s per case and path; load: ${LOADGEN}${HAVE_H2LOAD ? ' + h2load' : ''}; cases: ${CASES.join(', ')}\n`,
+  );
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  const procs = await startAll(true, CASES.includes('unary64'));
+  const samples: Sample[] = [];
+  let idle: Record<string, number> = {};
+  let idleAfter: Record<string, number> = {};
+  try {
+    // Idle: connected to the backend, validated, no load yet.
+    await sleep(1000);
+    idle = { gateway: rssMiB(procs.gateway.svc.pid), peer: rssMiB(procs.peer!.svc.pid) };
+    process.stdout.write(`idle RSS: gateway ${fmt(idle['gateway']!, 1)} MiB, peer ${fmt(idle['peer']!, 1)} MiB\nwarm-up\n`);
+    // Warm-up (JIT): not recorded.
+    for (const p of [procs.gateway, procs.gatewayLog, procs.peer]) {
+      if (!p) continue;
+      await httpLoad(p.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 1);
+      await httpLoad(p.url + UNARY_METHOD, bodyFiles.t100, CT_TEXT, 16, 1);
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const c of CASES) {
+        const steps = stepsOf(c, procs);
+        // Rotate the order each round so that no path always runs first (or right after the heaviest).
+        const k = (round - 1) % steps.length;
+        for (const step of [...steps.slice(k), ...steps.slice(0, k)]) {
+          samples.push(await measure(round, c, step.path, step.proxy, procs.backend, step.run));
+        }
+      }
+    }
+    await sleep(2000);
+    idleAfter = { gateway: rssMiB(procs.gateway.svc.pid), peer: rssMiB(procs.peer!.svc.pid) };
+  } finally {
+    await stopAll(procs);
+  }
+
+  // ---- summary ----
+  const paths = (c: CaseId): string[] => [...new Set(samples.filter((s) => s.case === c).map((s) => s.path))];
+  const rows: Array<Record<string, unknown>> = [];
+  for (const c of CASES) {
+    for (const path of paths(c)) {
+      rows.push({
+        case: c,
+        path,
+        callsPerS: med(samples, c, path, (s) => s.callsPerS),
+        vsDirect: perRound(samples, c, path, 'direct grpc-js', (s) => s.callsPerS),
+        vsPeer: perRound(samples, c, path, 'peer', (s) => s.callsPerS),
+        p50Ms: med(samples, c, path, (s) => s.p50Ms),
+        p99Ms: med(samples, c, path, (s) => s.p99Ms),
+        cpuPer10k: med(samples, c, path, (s) => s.cpuPer10k),
+        cpuVsPeer: perRound(samples, c, path, 'peer', (s) => s.cpuPer10k),
+        peakRssMiB: med(samples, c, path, (s) => s.peakRssMiB),
+        msgsPerS: med(samples, c, path, (s) => s.msgsPerS),
+        msgsVsDirect: perRound(samples, c, path, 'direct grpc-js', (s) => s.msgsPerS),
+        firstMsgMs: med(samples, c, path, (s) => s.firstMsgMs),
+        errors: samples.filter((s) => s.case === c && s.path === path).reduce((a, s) => a + s.errors, 0),
+      });
+    }
+  }
+
+  const has = (c: CaseId): boolean => CASES.includes(c);
+  const checks: TargetCheck[] = [];
+  const check = (target: string, value: number, met: (v: number) => boolean, show: (v: number) => string): void => {
+    checks.push({ target, value: show(value), met: Number.isFinite(value) ? met(value) : null });
+  };
+  const x = (v: number): string => `${fmt(v, 2)}×`;
+  if (has('unary64')) {
+    check('64 in flight: calls/s ≥ 2.5× @grpc-web/proxy', perRound(samples, 'unary64', 'gateway', 'peer', (s) => s.callsPerS), (v) => v >= 2.5, x);
+    check('64 in flight: calls/s ≥ 1× direct grpc-js', perRound(samples, 'unary64', 'gateway', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 1, x);
+    check('CPU per call ≤ 0.40× @grpc-web/proxy', perRound(samples, 'unary64', 'gateway', 'peer', (s) => s.cpuPer10k), (v) => v <= 0.4, x);
+  }
+  if (has('unary1')) {
+    check('1 in flight: p50 ≤ direct + 0.3 ms', perRound(samples, 'unary1', 'gateway', 'direct grpc-js', (s) => s.p50Ms, 'diff'), (v) => v <= 0.3, (v) => `+${fmt(v, 3)} ms`);
+  }
+  if (has('stream')) {
+    check('stream: messages/s ≥ 0.8× direct', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.msgsPerS), (v) => v >= 0.8, x);
+    check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => `+${fmt(v, 2)} ms`);
+  }
+  if (has('mib1')) {
+    check('1 MiB unary: p50 ≤ 1.3× direct', perRound(samples, 'mib1', 'gateway', 'direct grpc-js', (s) => s.p50Ms), (v) => v <= 1.3, x);
+  }
+  check('idle RSS ≤ 60 MiB', idle['gateway']!, (v) => v <= 60, (v) => `${fmt(v, 1)} MiB`);
+  if (has('unary64')) {
+    check('peak RSS ≤ 120 MiB (64 in flight)', med(samples, 'unary64', 'gateway', (s) => s.peakRssMiB), (v) => v <= 120, (v) => `${fmt(v, 1)} MiB`);
+  }
+
+  let scaleOut: unknown;
+  const scaleOutFile = join(BENCH, 'scale-out.ts');
+  if (!opt['no-scale-out'] && existsSync(scaleOutFile)) {
+    try {
+      const mod = (await import(pathToFileURL(scaleOutFile).href)) as { runScaleOut?: (o: unknown) => Promise<unknown> };
+      if (typeof mod.runScaleOut === 'function') {
+        process.stdout.write('scale-out (bench/scale-out.ts runScaleOut)\n');
+        scaleOut = await mod.runScaleOut({ quick: QUICK });
+      }
+    } catch (error) {
+      scaleOut = { error: (error as Error).message };
+    }
+  }
+
+  const meta = {
+    date: new Date().toISOString(),
+    command: `npm run bench${QUICK ? ' -- --quick' : ''}`,
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    loadgen: LOADGEN,
+    h2load: HAVE_H2LOAD,
+    rounds: ROUNDS,
+    durationS: DURATION_S,
+    streamReps: STREAM_REPS,
+    gatewayArgs: opt['gateway-args'],
+    wallS: (Date.now() - started) / 1000,
+    notes,
+  };
+  const memory = { idle, idleAfterRun: idleAfter };
+  const json = { meta, rows, targets: checks, memory, samples, scaleOut };
+  const md = markdown(meta, rows, checks, memory, scaleOut);
+  process.stdout.write('\n' + md);
+  if (!opt['no-write']) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+    writeFileSync(join(RESULTS, 'latest.md'), md);
+    process.stdout.write(`\nwrote bench/results/latest.json and bench/results/latest.md\n`);
+  }
+}
+
+function markdown(
+  meta: Record<string, unknown>,
+  rows: Array<Record<string, unknown>>,
+  checks: TargetCheck[],
+  memory: { idle: Record<string, number>; idleAfterRun: Record<string, number> },
+  scaleOut: unknown,
+): string {
+  const n = (v: unknown, d: number): string => fmt(v as number, d);
+  const xr = (v: unknown): string => (Number.isFinite(v as number) ? `${fmt(v as number, 2)}×` : '–');
+  let md = `Measured ${String(meta['date']).slice(0, 10)} on ${meta['cpus']} × ${meta['cpuModel']}, Node ${meta['node']}; `;
+  md += `load from ${meta['loadgen']}${meta['h2load'] ? ' (and h2load for the direct reference)' : ''}; `;
+  md += `${meta['rounds']} interleaved round(s) of ${meta['durationS']} s per case and path, medians; `;
+  md += `ratios are medians of same-round ratios.\n\n`;
+  md += '| case | path | calls/s | × direct grpc-js | × peer | p50 ms | p99 ms | proxy CPU s / 10k calls | CPU × peer | proxy peak RSS MiB |\n';
+  md += '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n';
+  for (const r of rows) {
+    if (r['case'] === 'stream') continue;
+    const isPeer = r['path'] === 'peer';
+    md += `| ${CASE_TITLES[r['case'] as CaseId]} | ${r['path']} | ${n(r['callsPerS'], 0)} | ${r['path'] === 'direct grpc-js' ? '1×' : xr(r['vsDirect'])} | ${isPeer ? '1×' : xr(r['vsPeer'])} | ${n(r['p50Ms'], 2)} | ${n(r['p99Ms'], 2)} | ${n(r['cpuPer10k'], 2)} | ${isPeer ? '1×' : xr(r['cpuVsPeer'])} | ${n(r['peakRssMiB'], 0)} |${Number(r['errors']) ? ` **${r['errors']} errors**` : ''}\n`;
+  }
+  const streams = rows.filter((r) => r['case'] === 'stream');
+  if (streams.length) {
+    md += `\n| ${CASE_TITLES.stream} | messages/s | × direct grpc-js | first message ms | proxy CPU s / 100k messages |\n|---|--:|--:|--:|--:|\n`;
+    for (const r of streams) {
+      const ratio = perRoundFromRows(r);
+      md += `| ${r['path']} | ${n(r['msgsPerS'], 0)} | ${ratio} | ${n(r['firstMsgMs'], 2)} | ${n(r['cpuPer10k'], 2)} |${Number(r['errors']) ? ` **${r['errors']} errors**` : ''}\n`;
+    }
+  }
+  md += `\nIdle RSS (connected, before load): gateway ${fmt(memory.idle['gateway'] ?? NaN, 1)} MiB, peer ${fmt(memory.idle['peer'] ?? NaN, 1)} MiB; `;
+  md += `after the run: gateway ${fmt(memory.idleAfterRun['gateway'] ?? NaN, 1)} MiB, peer ${fmt(memory.idleAfterRun['peer'] ?? NaN, 1)} MiB.\n`;
+  md += '\n| target | measured | met |\n|---|--:|:-:|\n';
+  for (const c of checks) md += `| ${c.target} | ${c.value} | ${c.met === null ? '–' : c.met ? 'yes' : '**no**'} |\n`;
+  const ns = meta['notes'] as string[];
+  if (ns.length) md += '\n' + ns.map((s) => `Note: ${s}`).join('\n') + '\n';
+  if (scaleOut !== undefined) {
+    const so = scaleOut as { markdown?: unknown };
+    md += '\n### Scale-out (bench/scale-out.ts)\n\n';
+    md += typeof so?.markdown === 'string' ? so.markdown + '\n' : '```json\n' + JSON.stringify(scaleOut, null, 2) + '\n```\n';
+  }
+  return md;
+}
+
+/** Stream rows carry their own per-round ratio (filled in by mainRun's rows). */
+function perRoundFromRows(r: Record<string, unknown>): string {
+  const v = r['msgsVsDirect'] as number | undefined;
+  if (r['path'] === 'direct grpc-js') return '1×';
+  return v !== undefined && Number.isFinite(v) ? `${fmt(v, 2)}×` : '–';
+}
+
+// ---- soak ---------------------------------------------------------------------------------------
+
+async function soakRun(): Promise<void> {
+  const total = Number(opt['soak-calls']);
+  const first = Math.min(100_000, total);
+  process.stdout.write(`soak: ${total.toLocaleString('en-US')} calls through the gateway (64 in flight), load: ${LOADGEN}\n`);
+  const procs = await startAll(false, false);
+  const gw = procs.gateway;
+  let result: Record<string, unknown>;
+  try {
+    const idle = rssMiB(gw.svc.pid);
+    // Bounded in count (the load generator stops after N answers) and in time.
+    const a = await httpLoad(gw.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 600, first);
+    await sleep(1000);
+    const after100k = rssMiB(gw.svc.pid);
+    process.stdout.write(`  after ${a.calls.toLocaleString('en-US')} calls: RSS ${fmt(after100k, 1)} MiB (${fmt(a.callsPerS, 0)} calls/s)\n`);
+    const b = await httpLoad(gw.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 1200, total - first);
+    await sleep(1000);
+    const afterAll = rssMiB(gw.svc.pid);
+    const calls = a.calls + b.calls;
+    const growth = afterAll / after100k - 1;
+    const pass = growth <= 0.1 && calls >= total && a.errors + b.errors === 0;
+    process.stdout.write(`  after ${calls.toLocaleString('en-US')} calls: RSS ${fmt(afterAll, 1)} MiB (${fmt(b.callsPerS, 0)} calls/s)\n`);
+    result = {
+      date: new Date().toISOString(),
+      loadgen: LOADGEN,
+      calls,
+      errors: a.errors + b.errors,
+      idleRssMiB: idle,
+      rssAfterFirstMiB: after100k,
+      firstCalls: a.calls,
+      rssAfterAllMiB: afterAll,
+      peakRssMiB: peakRssMiB(gw.svc.pid),
+      growth,
+      pass,
+      callsPerS: calls / (a.durationS + b.durationS),
+    };
+  } finally {
+    await stopAll(procs);
+  }
+  const r = result;
+  const md =
+    `Soak (${String(r['date']).slice(0, 10)}): ${fmt(r['calls'] as number, 0)} unary calls through the gateway at 64 in flight, ${fmt(r['callsPerS'] as number, 0)} calls/s, ${r['errors']} errors.\n\n` +
+    `| RSS idle | after first ${fmt(r['firstCalls'] as number, 0)} calls | after all | growth | peak | within 10% |\n|--:|--:|--:|--:|--:|:-:|\n` +
+    `| ${fmt(r['idleRssMiB'] as number, 1)} MiB | ${fmt(r['rssAfterFirstMiB'] as number, 1)} MiB | ${fmt(r['rssAfterAllMiB'] as number, 1)} MiB | ${fmt((r['growth'] as number) * 100, 1)}% | ${fmt(r['peakRssMiB'] as number, 1)} MiB | ${r['pass'] ? 'pass' : '**FAIL**'} |\n`;
+  process.stdout.write('\n' + md);
+  if (!opt['no-write']) {
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'soak.json'), JSON.stringify(r, null, 2) + '\n');
+    writeFileSync(join(RESULTS, 'soak.md'), md);
+    process.stdout.write('\nwrote bench/results/soak.json and bench/results/soak.md\n');
+  }
+  if (!r['pass']) process.exitCode = 1;
+}
+
+// ---- entry --------------------------------------------------------------------------------------
+
+const cleanup = (): void => {
+  killAllStarted();
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+process.on('SIGTERM', () => {
+  cleanup();
+  process.exit(143);
+});
+
+try {
+  await (opt.soak ? soakRun() : mainRun());
+} catch (error) {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}

@@ -1,0 +1,39 @@
+// Small statistics helpers shared by the bench processes.
+
+/** Percentile of an ascending-sorted array (nearest rank); NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** Median of the finite values; NaN when there are none. */
+export function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** One server stream as a client saw it. */
+export interface StreamRun {
+  messages: number;
+  seconds: number;
+  /** ms from the call's start to the first complete message */
+  firstMs: number;
+}
+
+/** Medians over several streams of `count` messages. */
+export function streamSummary(runs: StreamRun[], count: number): Record<string, unknown> {
+  const rates = runs.map((r) => r.messages / r.seconds).sort((a, b) => a - b);
+  const firsts = runs.map((r) => r.firstMs).sort((a, b) => a - b);
+  return {
+    streams: runs.length,
+    messages: runs.reduce((a, r) => a + r.messages, 0),
+    errors: runs.filter((r) => r.messages !== count).length,
+    durationS: runs.reduce((a, r) => a + r.seconds, 0),
+    msgsPerS: percentile(rates, 50),
+    firstMsgMs: percentile(firsts, 50),
+    runs,
+  };
+}
