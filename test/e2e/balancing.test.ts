@@ -121,13 +121,15 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs: number
   }
 }
 
-async function waitForReady(gw: Gateway, expected: string[], timeoutMs = 5_000): Promise<void> {
+async function waitForReady(gw: Gateway, expected: string[], timeoutMs = 15_000): Promise<void> {
   const want = [...expected].sort().join(',');
   await waitFor(`READY Pods = ${want} (have ${readyPods(gw).join(',')})`, () => readyPods(gw).join(',') === want, timeoutMs);
 }
 
 function expectNoFailures(report: LoadReport): void {
   expect(report.failed, failureSummary(report)).toBe(0);
+  // The load must still have been running when the test stopped it, or the experiment proved nothing.
+  expect(report.stoppedBy, 'the load loop hit its own bound before the experiment ended').not.toBe('maxMs');
 }
 
 const fmtShares = (shares: Record<string, number>): string =>
@@ -166,17 +168,17 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const conn = oneConnectionFetch(gw.httpUrl);
       defer(() => conn.close());
       const client = connectWebEcho(gw.httpUrl, conn.fetch);
-      const load = startLoad({ workers: 1, maxCalls: 30_000, maxMs: 20_000, call: () => connectCall(client) });
+      const load = startLoad({ workers: 1, maxCalls: 30_000, maxMs: 45_000, call: () => connectCall(client) });
       defer(() => load.stop());
 
       // Phase 1: one Pod, everything on it.
-      expect(await load.until(() => load.finished().length >= 200, 5_000)).toBe(true);
+      expect(await load.until(() => load.finished().length >= 100, 15_000), 'phase 1: 100 calls').toBe(true);
       expect(Object.keys(load.perPod())).toEqual([first!.address]);
 
       // Scale out: DNS now lists five Pods.
       const tScale = now();
       await dns.set(name, hosts(all), 30);
-      const reachedAll = await load.until(() => all.every((p) => firstCallTo(load.records, p.address, tScale) !== undefined), 5_000);
+      const reachedAll = await load.until(() => all.every((p) => firstCallTo(load.records, p.address, tScale) !== undefined), 10_000);
       const timeToTraffic = all.slice(1).map((p) => (firstCallTo(load.records, p.address, tScale) ?? Infinity) - tScale);
       const slowest = Math.max(...timeToTraffic);
       expect(reachedAll, `new Pods' time to first call: ${timeToTraffic.map((t) => Math.round(t)).join(', ')} ms`).toBe(true);
@@ -184,7 +186,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
 
       // Phase 2: the next 1000 calls.
       const tAll = now();
-      expect(await load.until(() => load.finished(tAll).length >= 1_000, 10_000)).toBe(true);
+      expect(await load.until(() => load.finished(tAll).length >= 1_000, 25_000), 'phase 2: 1000 calls').toBe(true);
       const next = load.finished(tAll).slice(0, 1_000);
       const report = await load.stop();
       expectNoFailures(report);
@@ -206,7 +208,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       expect(conn.connectionsOpened()).toBe(1);
       expect(conn.connected()).toBe(1);
     },
-    40_000,
+    60_000,
   );
 
   it(
@@ -220,8 +222,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const gw = await gateway(name);
       await waitForReady(gw, all.map((p) => p.address));
 
-      const load = loadFrom(gw, { workers: 4, maxCalls: 50_000, maxMs: 15_000, delayMs: 2 });
-      expect(await load.until(() => Object.keys(load.perPod()).length === 5, 3_000)).toBe(true);
+      const load = loadFrom(gw, { workers: 4, maxCalls: 50_000, maxMs: 30_000, delayMs: 2 });
+      expect(await load.until(() => Object.keys(load.perPod()).length === 5, 10_000), 'every Pod had traffic before the event').toBe(true);
 
       await dns.set(name, hosts(keep), 30);
       await sleep(PROPAGATION_MS + 300); // > resolve interval: the gateway has stopped sending to them
@@ -240,7 +242,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       for (const p of gone) expect(after[p.address] ?? 0, `${p.address} got calls after it left DNS`).toBe(0);
       for (const p of keep) expect(load.perPod(tStopped)[p.address] ?? 0).toBeGreaterThan(0);
     },
-    30_000,
+    60_000,
   );
 
   it(
@@ -253,8 +255,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const gw = await gateway(name);
       await waitForReady(gw, old.map((p) => p.address));
 
-      const load = loadFrom(gw, { workers: 4, maxCalls: 60_000, maxMs: 25_000, delayMs: 2 });
-      expect(await load.until(() => Object.keys(load.perPod()).length === 3, 3_000)).toBe(true);
+      const load = loadFrom(gw, { workers: 4, maxCalls: 60_000, maxMs: 50_000, delayMs: 2 });
+      expect(await load.until(() => Object.keys(load.perPod()).length === 3, 10_000), 'every Pod had traffic before the event').toBe(true);
 
       let current = [...old] as PodProcess[];
       const steps: string[] = [];
@@ -263,7 +265,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
         current = [...current, fresh!];
         await dns.set(name, hosts(current), 30);
         const tAdded = now();
-        await load.until(() => firstCallTo(load.records, fresh!.address, tAdded) !== undefined, 3_000);
+        await load.until(() => firstCallTo(load.records, fresh!.address, tAdded) !== undefined, 10_000);
         const newTraffic = (firstCallTo(load.records, fresh!.address, tAdded) ?? Infinity) - tAdded;
 
         const leaving = old[i]!;
@@ -282,7 +284,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       console.log(`[rolling update] ${report.calls} calls, ${report.failed} failed, retries ${gw.pools[0]!.retries}; ${steps.join('; ')}`);
       expect(Object.keys(load.perPod(tDone)).sort()).toEqual(newIps.map((ip) => `${ip}:${port}`).sort());
     },
-    40_000,
+    60_000,
   );
 
   it(
@@ -297,8 +299,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
 
       const workers = 8;
       // delay_ms 20: every Pod has calls in flight when the kill comes.
-      const load = loadFrom(gw, { workers, maxCalls: 50_000, maxMs: 15_000, delayMs: 20 });
-      expect(await load.until(() => Object.keys(load.perPod()).length === 4, 3_000)).toBe(true);
+      const load = loadFrom(gw, { workers, maxCalls: 50_000, maxMs: 30_000, delayMs: 20 });
+      expect(await load.until(() => Object.keys(load.perPod()).length === 4, 10_000), 'every Pod had traffic before the event').toBe(true);
       await sleep(300);
 
       const tKill = now();
@@ -311,6 +313,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       await sleep(PROPAGATION_MS);
       const report = await load.stop();
 
+      expect(report.stoppedBy).toBe('stop');
       const failed = load.failures();
       console.log(
         `[crash] ${report.calls} calls, ${failed.length} failed (in flight at the kill: ${inFlightAtKill} of ${workers} workers), ` +
@@ -322,11 +325,11 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       for (const f of failed) expect(f.end, `call #${f.seq} failed long before the kill: ${f.error}`).toBeGreaterThanOrEqual(tKill);
       // ... and after that, none: every call that started once the Pod was dead succeeded.
       expect(load.failures(tDead)).toEqual([]);
-      expect(load.finished(tDead).length).toBeGreaterThan(100);
+      expect(load.finished(tDead).length).toBeGreaterThan(20);
       for (const p of rest) expect(load.perPod(tDead)[p.address] ?? 0).toBeGreaterThan(0);
       expect(load.perPod(tDead)[victim!.address] ?? 0).toBe(0);
     },
-    30_000,
+    60_000,
   );
 
   it(
@@ -340,8 +343,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const gw = await gateway(name, { dnsPort: ownDns.address.port });
       await waitForReady(gw, all.map((p) => p.address));
 
-      const load = loadFrom(gw, { workers: 4, maxCalls: 50_000, maxMs: 15_000, delayMs: 2 });
-      expect(await load.until(() => Object.keys(load.perPod()).length === 3, 3_000)).toBe(true);
+      const load = loadFrom(gw, { workers: 4, maxCalls: 50_000, maxMs: 30_000, delayMs: 2 });
+      expect(await load.until(() => Object.keys(load.perPod()).length === 3, 10_000), 'every Pod had traffic before the event').toBe(true);
       const failuresBefore = gw.pools[0]!.snapshot().resolver.failures;
 
       const tServfail = now();
@@ -366,7 +369,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       }
       expect(readyPods(gw)).toEqual(all.map((p) => p.address).sort());
     },
-    30_000,
+    60_000,
   );
 
   it(
@@ -391,8 +394,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       await waitForReady(gw, servers.map((s) => s.address), 10_000);
       const tcpAfter = (await dns.stats()).tcpConnections;
 
-      const load = loadFrom(gw, { workers: 6, maxCalls: 2_000, maxMs: 10_000 });
-      await load.until(() => servers.every((s) => (load.perPod()[s.address] ?? 0) > 0), 8_000);
+      const load = loadFrom(gw, { workers: 6, maxCalls: 2_000, maxMs: 20_000 });
+      await load.until(() => servers.every((s) => (load.perPod()[s.address] ?? 0) > 0), 15_000);
       const report = await load.stop();
 
       const s = spread(report.perPod, servers.map((x) => x.address));
@@ -405,19 +408,20 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const missing = servers.filter((x) => !report.perPod[x.address]).map((x) => x.address);
       expect(missing, 'Pods without traffic').toEqual([]);
     },
-    40_000,
+    60_000,
   );
 
   it(
     'least-request vs round-robin with one slow Pod (resolve-interval 500ms): the slow Pod gets a clearly smaller share under least-request',
     async () => {
-      // Two normal Pods and one that answers every Echo after a fixed 60 ms (whatever delay_ms asks):
+      // Two normal Pods and one that answers every Echo after a fixed 300 ms (whatever delay_ms asks;
+      // far above the client-side cost of a call even on a busy 2-core machine, so in-flight counts differ clearly):
       // a raw grpc-js server, in-process, since the echo Pod has no "be slow" switch.
       const name = serviceName();
       const lrPort = await freePort();
       const [a, b] = await Promise.all([startEchoPod({ host: '127.0.0.70', port: lrPort }), startEchoPod({ host: '127.0.0.71', port: lrPort })]);
       defer(() => Promise.all([a!.forceClose(), b!.forceClose()]));
-      const slow = await startSlowEchoPod('127.0.0.72', lrPort, 60);
+      const slow = await startSlowEchoPod('127.0.0.72', lrPort, 300);
       defer(() => slow.forceClose());
       const addresses = [a!.address, b!.address, slow.address];
       await dns.set(name, ['127.0.0.70', '127.0.0.71', '127.0.0.72'], 30);
@@ -427,8 +431,8 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
         const gw = await gateway(name, { balancer, podPort: lrPort });
         await waitForReady(gw, addresses);
         const load = loadFrom(gw, { workers: 12, maxCalls: 4_000, maxMs: 2_500, delayMs: 5 });
-        const report = await load.done;
-        expectNoFailures(report);
+        const report = await load.done; // stops by itself after 2.5 s (or 4000 calls)
+        expect(report.failed, failureSummary(report)).toBe(0);
         slowShare[balancer] = (report.perPod[slow.address] ?? 0) / report.ok;
         console.log(`[${balancer}] ${report.calls} calls in ${Math.round(report.durationMs)} ms, per Pod ${JSON.stringify(report.perPod)}, slow Pod share ${(slowShare[balancer]! * 100).toFixed(1)}%`);
         await gw.close();
@@ -437,7 +441,7 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       // Round-robin gives every Pod a third of the calls whatever its speed; P2C should cut that at least in half.
       expect(slowShare['least-request']!).toBeLessThan(slowShare['round-robin']! / 2);
     },
-    30_000,
+    60_000,
   );
 });
 

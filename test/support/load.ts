@@ -206,6 +206,16 @@ export function countPods(records: readonly CallRecord[]): Record<string, number
   return out;
 }
 
+/** Latency percentiles (ms) of finished calls, and the slowest call's start (now()). */
+export function latency(records: readonly CallRecord[]): { p50: number; p99: number; max: number; slowestStart: number } {
+  const done = records.filter((r) => !Number.isNaN(r.end));
+  if (done.length === 0) return { p50: NaN, p99: NaN, max: NaN, slowestStart: NaN };
+  const sorted = done.map((r) => r.end - r.start).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const slowest = done.reduce((a, r) => (r.end - r.start > a.end - a.start ? r : a));
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]!, slowestStart: slowest.start };
+}
+
 /** now() of the first successful call that started at or after `from` and was answered by `pod`. */
 export function firstCallTo(records: readonly CallRecord[], pod: string, from = -Infinity): number | undefined {
   for (const r of records) if (r.start >= from && r.pod === pod) return r.start;
