@@ -1,6 +1,6 @@
 // `npm run demo` (examples/demo/main.ts) as a user runs it, shortened: a real child process that
-// starts Pods, a DNS server, the gateway (dist/cli.js) and a client, scales out at 5 s, rolls the
-// Pods from 10 s, and ends by itself at 25 s. While it runs, the browser app and the dashboard it
+// starts Pods, a DNS server, the gateway (dist/cli.js) and a client, scales out at 4 s, rolls the
+// Pods from 8 s, and ends by itself at 25 s. While it runs, the browser app and the dashboard it
 // prints are fetched (the app from another origin, so the gateway must answer CORS for it). After
 // it ends: exit 0, every Pod had traffic, no failed call, and no child process or port left behind.
 // With Chromium installed, the browser app's own button is clicked after the scale-out: the official
@@ -67,7 +67,7 @@ describe('npm run demo', () => {
         process.execPath,
         [
           '--import', 'tsx', 'examples/demo/main.ts',
-          '--duration', '25s', '--scale-at', '5s', '--roll-at', '10s',
+          '--duration', '25s', '--scale-at', '4s', '--roll-at', '8s',
           '--http-port', '0', '--admin-port', '0', '--app-port', '0',
         ],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
