@@ -363,7 +363,7 @@ async function run(o: Options): Promise<number> {
 
     let lastCounts = new Map<string, number>();
     let lastDrawAt = Date.now();
-    let lastEventShown = 0;
+    let eventsShown = 0;
     let gatewayView = new Map<string, GatewayView>();
     const refreshGatewayView = async (): Promise<void> => {
       try {
@@ -414,8 +414,9 @@ async function run(o: Options): Promise<number> {
       const intervalS = Math.max(0.1, (now - lastDrawAt) / 1000);
       lastCounts = counts;
       lastDrawAt = now;
-      const shown = tty ? events.slice(-8) : events.filter((e) => e.at > lastEventShown);
-      lastEventShown = events.length > 0 ? events[events.length - 1]!.at : lastEventShown;
+      // On a terminal the last few events; in a log, each event once.
+      const shown = tty ? events.slice(-8) : events.slice(eventsShown);
+      eventsShown = events.length;
       const lines = renderFrame(
         {
           elapsedS: elapsed(now),
