@@ -282,8 +282,11 @@ export const S = {
     name: 'upstream-keepalive',
     group: G_POOL,
     metavar: 'DURATION',
-    help: 'HTTP/2 keepalive ping interval on upstream connections with calls in flight',
-    defaults: ['30s'],
+    // grpc-go and grpc-java servers close (GOAWAY too_many_pings) the connection of a client that
+    // pings more often than every 5 minutes while they send nothing: a shorter default would kill
+    // quiet server streams to default-configured backends.
+    help: 'HTTP/2 keepalive ping interval on upstream connections with calls in flight; lower it only if the servers permit (grpc-go/java default: 5m)',
+    defaults: ['5m'],
     parse: positiveDuration,
   }),
   upstreamKeepaliveTimeout: value<number>({
@@ -291,7 +294,7 @@ export const S = {
     group: G_POOL,
     metavar: 'DURATION',
     help: 'How long to wait for a keepalive ping ack before dropping the connection',
-    defaults: ['10s'],
+    defaults: ['20s'],
     parse: positiveDuration,
   }),
   maxRetries: value<number>({

@@ -52,8 +52,8 @@ describe('defaults', () => {
       upstreamOptions: {
         balancer: 'round-robin',
         connectTimeoutMs: 5000,
-        keepaliveTimeMs: 30_000,
-        keepaliveTimeoutMs: 10_000,
+        keepaliveTimeMs: 300_000,
+        keepaliveTimeoutMs: 20_000,
         maxRetries: 2,
         streamsPerConnection: 100,
         maxConnectionsPerEndpoint: 4,
