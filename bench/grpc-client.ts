@@ -51,6 +51,7 @@ async function unary(): Promise<void> {
   let started = 0;
   let errors = 0;
   let firstError: string | undefined;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const until = t0 + durationMs;
   const worker = async (): Promise<void> => {
@@ -68,6 +69,7 @@ async function unary(): Promise<void> {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
   out({
     calls: latencies.length,
@@ -77,6 +79,8 @@ async function unary(): Promise<void> {
     callsPerS: latencies.length / elapsed,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    // This client process's own CPU: what grpc-js costs per call on the client side.
+    clientCpuS: (cpu.user + cpu.system) / 1e6,
   });
 }
 

@@ -42,9 +42,11 @@ const { values: opt } = parseArgs({
     duration: { type: 'string' },
     loadgen: { type: 'string' },
     only: { type: 'string' },
+    paths: { type: 'string' },
     'soak-calls': { type: 'string', default: '1000000' },
     'gateway-args': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
+    compare: { type: 'string' },
     'no-scale-out': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -56,10 +58,13 @@ if (opt.help) {
   --quick              ~1 minute smoke: 1 round of 2 s per case and path
   --rounds N           rounds (default 3)          --duration S   seconds per case and path (default 5)
   --only a,b           only these cases: unary64,text64,unary1,mib1,stream
+  --paths a,b          only these paths (e.g. "gateway,gateway (before)" with --compare)
   --loadgen wrk|autocannon   HTTP/1.1 load generator (default: wrk if installed)
   --soak               1,000,000 calls through the gateway (--soak-calls N); RSS after vs after the first 100k
   --gateway-args "..." extra gateway flags (e.g. "--max-retries 0")
   --cpu-prof DIR       run the gateway under node --cpu-prof, profiles written to DIR
+  --compare CLI_JS     also run another build of the gateway (e.g. .tmp/bench-before/dist/cli.js) as
+                       "gateway (before)" in every case, for same-run before/after ratios
   --no-scale-out       skip bench/scale-out.ts's runScaleOut section
   --no-write           print only, do not write bench/results/
 Tools: apt-get install wrk nghttp2-client (wrk drives gRPC-Web load, h2load is a second direct baseline).
@@ -160,14 +165,19 @@ interface Proxy {
   url: string;
 }
 
-async function startGateway(id: string, backendPort: number, accessLog: boolean): Promise<Proxy> {
+async function startGateway(
+  id: string,
+  backendPort: number,
+  accessLog: boolean,
+  cli = join(ROOT, 'dist', 'cli.js'),
+): Promise<Proxy> {
   const port = await freePort();
   const admin = await freePort();
   const nodeArgs: string[] = [];
   if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
   const args = [
     ...nodeArgs,
-    join(ROOT, 'dist', 'cli.js'),
+    cli,
     '--listen', `127.0.0.1:${port}`,
     '--admin', `127.0.0.1:${admin}`,
     '--upstream', `127.0.0.1:${backendPort}`,
@@ -238,6 +248,8 @@ interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** the direct grpc-js client's own CPU seconds */
+  clientCpuS?: number;
 }
 
 async function httpLoad(
@@ -375,6 +387,11 @@ async function measure(
     sample.msgsPerS = r.msgsPerS;
     sample.firstMsgMs = r.firstMsgMs;
   }
+  if ('clientCpuS' in r && r.clientCpuS !== undefined && r.calls > 0) {
+    // The direct grpc-js client: its own CPU per call, for comparison with the gateway's.
+    sample.proxyCpuS = r.clientCpuS;
+    sample.cpuPer10k = r.clientCpuS / (r.calls / 10_000);
+  }
   if (pid !== undefined) {
     clearInterval(sampler);
     sample.proxyCpuS = cpuSeconds(pid) - cpu0;
@@ -404,7 +421,10 @@ interface Procs {
   gateway: Proxy;
   gatewayLog: Proxy | null;
   peer: Proxy | null;
+  before: Proxy | null;
 }
+
+const BEFORE = 'gateway (before)';
 
 type Step = { path: string; proxy: Proxy | null; run: () => Promise<LoadResult | StreamResult> };
 
@@ -420,27 +440,35 @@ function stepsOf(c: CaseId, p: Procs): Step[] {
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
       if (HAVE_H2LOAD) steps.push({ path: 'direct h2load', proxy: null, run: () => h2Load(bp, 64, d) });
       web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 64);
+      web(BEFORE, p.before, bodyFiles.b100, CT_BINARY, 64);
       web('gateway+log', p.gatewayLog, bodyFiles.b100, CT_BINARY, 64);
       web('peer', p.peer, bodyFiles.b100, CT_BINARY, 64);
       break;
     case 'text64':
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
       web('gateway', p.gateway, bodyFiles.t100, CT_TEXT, 64);
+      web(BEFORE, p.before, bodyFiles.t100, CT_TEXT, 64);
       web('peer', p.peer, bodyFiles.t100, CT_TEXT, 64);
       break;
     case 'unary1':
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 1, d) });
       web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 1);
+      web(BEFORE, p.before, bodyFiles.b100, CT_BINARY, 1);
       web('peer', p.peer, bodyFiles.b100, CT_BINARY, 1);
       break;
     case 'mib1':
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, MIB, 1, d) });
       web('gateway', p.gateway, bodyFiles.bMib, CT_BINARY, 1);
+      web(BEFORE, p.before, bodyFiles.bMib, CT_BINARY, 1);
       web('peer', p.peer, bodyFiles.bMib, CT_BINARY, 1);
       break;
     case 'stream':
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => streamLoad({ grpcPort: bp }) });
       steps.push({ path: 'gateway', proxy: p.gateway, run: () => streamLoad({ url: p.gateway.url }) });
+      if (p.before) {
+        const before = p.before;
+        steps.push({ path: BEFORE, proxy: before, run: () => streamLoad({ url: before.url }) });
+      }
       if (p.peer) {
         const peer = p.peer;
         steps.push({ path: 'peer', proxy: peer, run: () => streamLoad({ url: peer.url }) });
@@ -464,16 +492,17 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
   const gateway = await startGateway('gateway', backendPort, false);
   const gatewayLog = withLog ? await startGateway('gateway+log', backendPort, true) : null;
   const peer = withPeer ? await startPeer(backendPort) : null;
-  for (const p of [gateway, gatewayLog, peer]) {
+  const before = opt.compare ? await startGateway(BEFORE, backendPort, false, opt.compare) : null;
+  for (const p of [gateway, gatewayLog, peer, before]) {
     if (!p) continue;
     await validate(p, false);
     await validate(p, true);
   }
-  return { backend, backendPort, gateway, gatewayLog, peer };
+  return { backend, backendPort, gateway, gatewayLog, peer, before };
 }
 
 async function stopAll(p: Procs): Promise<void> {
-  await Promise.all([p.gateway.svc.stop(), p.gatewayLog?.svc.stop(), p.peer?.svc.stop()]);
+  await Promise.all([p.gateway.svc.stop(), p.gatewayLog?.svc.stop(), p.peer?.svc.stop(), p.before?.svc.stop()]);
   await p.backend.stop();
 }
 
@@ -525,14 +554,15 @@ async function mainRun(): Promise<void> {
     idle = { gateway: rssMiB(procs.gateway.svc.pid), peer: rssMiB(procs.peer!.svc.pid) };
     process.stdout.write(`idle RSS: gateway ${fmt(idle['gateway']!, 1)} MiB, peer ${fmt(idle['peer']!, 1)} MiB\nwarm-up\n`);
     // Warm-up (JIT): not recorded.
-    for (const p of [procs.gateway, procs.gatewayLog, procs.peer]) {
+    for (const p of [procs.gateway, procs.gatewayLog, procs.peer, procs.before]) {
       if (!p) continue;
       await httpLoad(p.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 1);
       await httpLoad(p.url + UNARY_METHOD, bodyFiles.t100, CT_TEXT, 16, 1);
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const c of CASES) {
-        const steps = stepsOf(c, procs);
+        const wanted = opt.paths?.split(',');
+        const steps = stepsOf(c, procs).filter((s) => !wanted || wanted.includes(s.path));
         // Rotate the order each round so that no path always runs first (or right after the heaviest).
         const k = (round - 1) % steps.length;
         for (const step of [...steps.slice(k), ...steps.slice(0, k)]) {
@@ -594,6 +624,26 @@ async function mainRun(): Promise<void> {
   check('idle RSS ≤ 60 MiB', idle['gateway']!, (v) => v <= 60, (v) => `${fmt(v, 1)} MiB`);
   if (has('unary64')) {
     check('peak RSS ≤ 120 MiB (64 in flight)', med(samples, 'unary64', 'gateway', (s) => s.peakRssMiB), (v) => v <= 120, (v) => `${fmt(v, 1)} MiB`);
+  }
+
+  if (procs.before) {
+    const vs = (c: CaseId, f: (s: Sample) => number | undefined, op: 'ratio' | 'diff' = 'ratio'): number =>
+      has(c) ? perRound(samples, c, 'gateway', BEFORE, f, op) : NaN;
+    const cmp = {
+      'unary64 calls/s': vs('unary64', (s) => s.callsPerS),
+      'unary64 CPU/call': vs('unary64', (s) => s.cpuPer10k),
+      'text64 calls/s': vs('text64', (s) => s.callsPerS),
+      'text64 CPU/call': vs('text64', (s) => s.cpuPer10k),
+      'unary1 p50 diff ms': vs('unary1', (s) => s.p50Ms, 'diff'),
+      'unary1 CPU/call': vs('unary1', (s) => s.cpuPer10k),
+      'mib1 p50': vs('mib1', (s) => s.p50Ms),
+      'mib1 CPU/call': vs('mib1', (s) => s.cpuPer10k),
+      'stream msgs/s': vs('stream', (s) => s.msgsPerS),
+      'stream first msg diff ms': vs('stream', (s) => s.firstMsgMs, 'diff'),
+      'stream CPU/msg': vs('stream', (s) => s.cpuPer10k),
+    };
+    process.stdout.write('\ngateway vs gateway (before), medians of same-round ratios/differences:\n');
+    for (const [k, v] of Object.entries(cmp)) if (Number.isFinite(v)) process.stdout.write(`  ${k.padEnd(26)} ${fmt(v, 3)}\n`);
   }
 
   let scaleOut: unknown;
