@@ -72,6 +72,8 @@ export class Exchange implements CallListener {
   private upstreamCall: UpstreamCall | null = null;
   private responseHeaders: Metadata | null = null;
   private headersSent = false;
+  /** The socket is corked by onMessage until `flush` runs (see there). */
+  private corked = false;
   /** The response is complete (or the client is gone): nothing more may be written. */
   private finished = false;
   private bytesIn = 0;
@@ -191,6 +193,16 @@ export class Exchange implements CallListener {
     if (this.finished) return;
     const { res } = this.x;
     if (!this.headersSent) this.sendHeaders();
+    if (!this.corked) {
+      // Hold this answer's writes until the event loop has run the I/O callbacks of this turn:
+      // a unary answer's message and status arrive in the same HTTP/2 read, so headers, frame
+      // and trailer leave in one writev instead of two (Node would flush the first write on the
+      // next tick, before the status comes through grpc-js), and a stream's messages that
+      // arrived together leave together. The status (res.end) flushes at once.
+      this.corked = true;
+      res.cork();
+      setImmediate(this.flush);
+    }
     let ok: boolean;
     if (this.base64) {
       const text = encodeBase64(encodeMessageFrame(message));
@@ -209,6 +221,12 @@ export class Exchange implements CallListener {
     if (ok) this.upstreamCall!.requestNext();
     else res.once('drain', this.onDrain);
   }
+
+  private readonly flush = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    if (!this.finished) this.x.res.uncork();
+  };
 
   private readonly onDrain = (): void => {
     if (!this.finished) this.upstreamCall!.requestNext();
@@ -244,6 +262,8 @@ export class Exchange implements CallListener {
       );
       if (this.base64) trailer = encodeBase64(trailer);
       this.bytesOut += trailer.length;
+      // end() uncorks the socket fully: the pending flush has nothing left to do.
+      this.corked = false;
       res.end(trailer);
     }
     this.logCall(status.code, status.details, endpoint, 'info');
