@@ -48,6 +48,7 @@ const { values: opt } = parseArgs({
     'cpu-prof': { type: 'string' },
     compare: { type: 'string' },
     'no-scale-out': { type: 'boolean', default: false },
+    'no-floor': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -65,6 +66,7 @@ if (opt.help) {
   --cpu-prof DIR       run the gateway under node --cpu-prof, profiles written to DIR
   --compare CLI_JS     also run another build of the gateway (e.g. .tmp/bench-before/dist/cli.js) as
                        "gateway (before)" in every case, for same-run before/after ratios
+  --no-floor           skip the floor reference (bench/floor-proxy.ts: node:http + grpc-js, nothing else)
   --no-scale-out       skip bench/scale-out.ts's runScaleOut section
   --no-write           print only, do not write bench/results/
 Tools: apt-get install wrk nghttp2-client (wrk drives gRPC-Web load, h2load is a second direct baseline).
@@ -202,6 +204,17 @@ async function startPeer(backendPort: number): Promise<Proxy> {
     { ready: isReadyJson, cwd: ROOT },
   );
   return { id: 'peer', svc, url: `http://127.0.0.1:${port}` };
+}
+
+async function startFloor(backendPort: number): Promise<Proxy> {
+  const svc = await Service.start(
+    FLOOR,
+    NODE,
+    [...TSX, join(BENCH, 'floor-proxy.ts'), '--target', `127.0.0.1:${backendPort}`, '--port', '0'],
+    { ready: isReadyJson, cwd: ROOT },
+  );
+  const port = (JSON.parse(svc.readyLine()!) as { port: number }).port;
+  return { id: FLOOR, svc, url: `http://127.0.0.1:${port}` };
 }
 
 async function waitHttp(url: string, svc: Service): Promise<void> {
@@ -422,9 +435,12 @@ interface Procs {
   gatewayLog: Proxy | null;
   peer: Proxy | null;
   before: Proxy | null;
+  floor: Proxy | null;
 }
 
 const BEFORE = 'gateway (before)';
+/** bench/floor-proxy.ts: node:http + grpc-js createCall and nothing else (a reference, not a product). */
+const FLOOR = 'floor (node:http)';
 
 type Step = { path: string; proxy: Proxy | null; run: () => Promise<LoadResult | StreamResult> };
 
@@ -442,6 +458,7 @@ function stepsOf(c: CaseId, p: Procs): Step[] {
       web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 64);
       web(BEFORE, p.before, bodyFiles.b100, CT_BINARY, 64);
       web('gateway+log', p.gatewayLog, bodyFiles.b100, CT_BINARY, 64);
+      web(FLOOR, p.floor, bodyFiles.b100, CT_BINARY, 64);
       web('peer', p.peer, bodyFiles.b100, CT_BINARY, 64);
       break;
     case 'text64':
@@ -454,6 +471,7 @@ function stepsOf(c: CaseId, p: Procs): Step[] {
       steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 1, d) });
       web('gateway', p.gateway, bodyFiles.b100, CT_BINARY, 1);
       web(BEFORE, p.before, bodyFiles.b100, CT_BINARY, 1);
+      web(FLOOR, p.floor, bodyFiles.b100, CT_BINARY, 1);
       web('peer', p.peer, bodyFiles.b100, CT_BINARY, 1);
       break;
     case 'mib1':
@@ -493,16 +511,24 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
   const gatewayLog = withLog ? await startGateway('gateway+log', backendPort, true) : null;
   const peer = withPeer ? await startPeer(backendPort) : null;
   const before = opt.compare ? await startGateway(BEFORE, backendPort, false, opt.compare) : null;
+  const floor = withPeer && !opt['no-floor'] ? await startFloor(backendPort) : null;
   for (const p of [gateway, gatewayLog, peer, before]) {
     if (!p) continue;
     await validate(p, false);
     await validate(p, true);
   }
-  return { backend, backendPort, gateway, gatewayLog, peer, before };
+  if (floor) await validate(floor, false);
+  return { backend, backendPort, gateway, gatewayLog, peer, before, floor };
 }
 
 async function stopAll(p: Procs): Promise<void> {
-  await Promise.all([p.gateway.svc.stop(), p.gatewayLog?.svc.stop(), p.peer?.svc.stop(), p.before?.svc.stop()]);
+  await Promise.all([
+    p.gateway.svc.stop(),
+    p.gatewayLog?.svc.stop(),
+    p.peer?.svc.stop(),
+    p.before?.svc.stop(),
+    p.floor?.svc.stop(),
+  ]);
   await p.backend.stop();
 }
 
@@ -554,10 +580,10 @@ async function mainRun(): Promise<void> {
     idle = { gateway: rssMiB(procs.gateway.svc.pid), peer: rssMiB(procs.peer!.svc.pid) };
     process.stdout.write(`idle RSS: gateway ${fmt(idle['gateway']!, 1)} MiB, peer ${fmt(idle['peer']!, 1)} MiB\nwarm-up\n`);
     // Warm-up (JIT): not recorded.
-    for (const p of [procs.gateway, procs.gatewayLog, procs.peer, procs.before]) {
+    for (const p of [procs.gateway, procs.gatewayLog, procs.peer, procs.before, procs.floor]) {
       if (!p) continue;
       await httpLoad(p.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 1);
-      await httpLoad(p.url + UNARY_METHOD, bodyFiles.t100, CT_TEXT, 16, 1);
+      if (p !== procs.floor) await httpLoad(p.url + UNARY_METHOD, bodyFiles.t100, CT_TEXT, 16, 1);
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const c of CASES) {
