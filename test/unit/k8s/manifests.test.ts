@@ -242,12 +242,12 @@ describe.runIf(canRender)('k8s manifests', () => {
   });
 
   describe('base', () => {
-    it('one gateway with the agreed defaults: 5s + 30s stop in 45s, starting resources', () => {
+    it('one gateway with the agreed defaults: 5s + 30s stop in 45s, resources measured by the benchmark', () => {
       const [g] = gatewaysOf('k8s/base');
       expect(g!.config.shutdown).toEqual({ delayMs: 5000, drainTimeoutMs: 30000 });
       expect(g!.pod.terminationGracePeriodSeconds).toBe(45);
       expect(g!.container.image).toBe('ghcr.io/example/grpc-web-gateway:0.1.0');
-      expect(g!.container.resources).toEqual({ requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+      expect(g!.container.resources).toEqual({ requests: { cpu: '250m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
       const svc = objects('k8s/base').find((o) => o.kind === 'Service')!;
       expect(svc.spec.ports.map((p: any) => [p.name, p.port])).toEqual([
         ['http', 8080],
