@@ -1,24 +1,14 @@
 // GET /endpoints: every upstream and its Pods, as JSON. The dashboard polls it every second
 // and derives rates (calls/s per Pod) from successive answers.
-import type { EndpointState, Upstream } from '../upstream/types.js';
+import type { EndpointSnapshot, Upstream } from '../upstream/types.js';
 import type { CallTotals } from './metrics.js';
 
-export interface EndpointView {
-  /** "10.1.2.3:50051" ("[fd00::1]:50051" for IPv6) */
-  address: string;
-  state: EndpointState;
-  /** Gone from DNS, finishing its in-flight calls: takes no new ones. */
-  draining: boolean;
-  /** HTTP/2 connections open to this Pod. */
-  connections: number;
-  /** Call attempts sent to this Pod since it was first seen (a counter). */
-  calls: number;
-  /** Of which ended UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED. */
-  failures: number;
-  inFlight: number;
-  /** ISO 8601: when this address appeared. A new value for the same address means a new Pod object (counters restart). */
-  firstSeen: string;
-}
+/**
+ * One Pod as /endpoints shows it: the pool's snapshot (address, state, draining, connections,
+ * calls, failures, inFlight; see EndpointSnapshot) with `firstSeen` as ISO 8601 — a new value for
+ * the same address means a new Pod object, whose counters restart.
+ */
+export type EndpointView = Omit<EndpointSnapshot, 'firstSeen'> & { firstSeen: string };
 
 export interface UpstreamView {
   name: string;
