@@ -84,6 +84,8 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
   .row.draining .st { display: inline-block; background: var(--line2); color: var(--muted); }
   .row.draining .bar { background: repeating-linear-gradient(-45deg, #b8bfc9 0 6px, #d5dae1 6px 12px); }
   .row.draining .track { background: repeating-linear-gradient(-45deg, #f1f3f5 0 6px, #e9ecef 6px 12px); }
+  .row.unhealthy .dot { background: var(--err); }
+  .row.unhealthy .st { display: inline-block; background: var(--err-bg); color: var(--err); }
   .row.gone { opacity: 0; max-height: 0; padding-top: 0; padding-bottom: 0; pointer-events: none; }
   .row.gone .st { display: inline-block; background: var(--err-bg); color: var(--err); }
   .empty { padding: 18px; color: var(--muted); font-size: 13px; }
@@ -258,6 +260,9 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
         else if (ue.seen && p.state !== e.state && !e.draining && p.hist.length > 0 &&
                  (e.state === 'TRANSIENT_FAILURE' || p.state === 'TRANSIENT_FAILURE'))
           logEvent('state', '!', e.address + ' ' + p.state + ' → ' + e.state, now);
+        if (p.healthy !== false && e.healthy === false) logEvent('state', '!', e.address + ' failed its health checks: out of rotation', now);
+        else if (p.healthy === false && e.healthy !== false) logEvent('add', '↺', e.address + ' answers health checks again', now);
+        p.healthy = e.healthy;
         p.draining = e.draining; p.state = e.state; p.data = e;
         p.hist.push({ t: now, calls: e.calls, failures: e.failures });
         trim(p.hist, now);
@@ -324,10 +329,11 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
         var isNew = p.bornAt && now - p.bornAt < NEW_MS;
         cls.toggle('new', !!isNew && !e.draining);
         cls.toggle('draining', e.draining);
+        cls.toggle('unhealthy', !e.draining && e.healthy === false);
         cls.toggle('connecting', !e.draining && e.state === 'CONNECTING');
         cls.toggle('failing', !e.draining && e.state === 'TRANSIENT_FAILURE');
         cls.toggle('idle', !e.draining && (e.state === 'IDLE' || e.state === 'SHUTDOWN'));
-        p.st.textContent = e.draining ? 'draining' : isNew ? 'new' : e.state === 'TRANSIENT_FAILURE' ? 'failing' : e.state.toLowerCase();
+        p.st.textContent = e.draining ? 'draining' : e.healthy === false ? 'unhealthy' : isNew ? 'new' : e.state === 'TRANSIENT_FAILURE' ? 'failing' : e.state.toLowerCase();
         p.el.setAttribute('data-state', e.draining ? 'DRAINING' : e.state);
         p.el.setAttribute('data-address', e.address);
         if (e.state === 'READY' && !e.draining) ready++;

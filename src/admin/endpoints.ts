@@ -69,7 +69,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
         target: s.target,
         kind: s.kind,
         balancer: s.balancer,
-        ready: s.endpoints.some((e) => e.state === 'READY' && !e.draining),
+        ready: s.endpoints.some((e) => e.state === 'READY' && !e.draining && e.healthy),
         retries: s.retries,
         resolver: {
           lookups: s.resolver.lookups,
@@ -81,6 +81,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
           address: e.address,
           state: e.state,
           draining: e.draining,
+          healthy: e.healthy,
           connections: e.connections,
           calls: e.calls,
           failures: e.failures,

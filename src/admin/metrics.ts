@@ -208,11 +208,11 @@ export class GatewayMetrics implements CallObserver {
     );
     snapshotGauge(
       'grpcweb_endpoint_up',
-      '1 when the Pod takes new calls (READY and not draining), else 0',
+      '1 when the Pod takes new calls (READY, not draining, passing health checks), else 0',
       ['upstream', 'endpoint'],
       (g) =>
         eachEndpoint(snapshots, (s, e) =>
-          g.set({ upstream: s.name, endpoint: e.address }, e.state === 'READY' && !e.draining ? 1 : 0),
+          g.set({ upstream: s.name, endpoint: e.address }, e.state === 'READY' && !e.draining && e.healthy ? 1 : 0),
         ),
     );
     snapshotGauge(

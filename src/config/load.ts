@@ -345,6 +345,8 @@ function buildConfig(r: Resolved): Config {
       streamsPerConnection: r.one(S.streamsPerConnection),
       maxConnectionsPerEndpoint: r.one(S.maxConnectionsPerPod),
       drainTimeoutMs: r.one(S.podDrainTimeout),
+      healthCheckIntervalMs: r.one(S.healthCheckInterval),
+      healthCheckTimeoutMs: r.one(S.healthCheckTimeout),
     },
     dns: {
       servers: r.all(S.dnsServer),

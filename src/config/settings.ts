@@ -329,6 +329,23 @@ export const S = {
     defaults: ['30s'],
     parse: duration(),
   }),
+  healthCheckInterval: value<number>({
+    name: 'health-check-interval',
+    group: G_POOL,
+    metavar: 'DURATION',
+    // Envoy's strict_dns clusters in the field reports health-check every 10 s.
+    help: 'How often each Pod is sent a grpc.health.v1 Check over its connection (any answer but NOT_SERVING counts as alive; UNIMPLEMENTED too); 0 = off',
+    defaults: ['10s'],
+    parse: duration(),
+  }),
+  healthCheckTimeout: value<number>({
+    name: 'health-check-timeout',
+    group: G_POOL,
+    metavar: 'DURATION',
+    help: 'A health check unanswered this long fails; two failures in a row take the Pod out of rotation until it answers again',
+    defaults: ['2s'],
+    parse: positiveDuration,
+  }),
   dnsServer: list<HostPort>({
     name: 'dns-server',
     group: G_DNS,

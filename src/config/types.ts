@@ -66,6 +66,9 @@ export interface UpstreamOptions {
   maxConnectionsPerEndpoint: number;
   /** How long a Pod removed from DNS may keep serving its in-flight calls. */
   drainTimeoutMs: number;
+  /** Active health checks (grpc.health.v1 Check) per Pod; 0 = off. */
+  healthCheckIntervalMs: number;
+  healthCheckTimeoutMs: number;
 }
 
 export interface DnsConfig {

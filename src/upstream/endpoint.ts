@@ -1,5 +1,6 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { Connection } from './connection.js';
+import { checkHealth } from './health-check.js';
 import type { EndpointSnapshot, EndpointState } from './types.js';
 
 export interface EndpointSettings {
@@ -7,7 +8,18 @@ export interface EndpointSettings {
   channelOptions: ChannelOptions;
   streamsPerConnection: number;
   maxConnections: number;
+  /** 0: no active health checks. */
+  healthCheckIntervalMs: number;
+  healthCheckTimeoutMs: number;
 }
+
+export interface EndpointEvents {
+  onStateChange(endpoint: Endpoint, previous: EndpointState): void;
+  onHealthChange(endpoint: Endpoint): void;
+}
+
+/** Unanswered checks in a row that take a Pod out of rotation (one NOT_SERVING is enough). */
+const UNHEALTHY_AFTER = 2;
 
 /**
  * One Pod address. Usually one connection; when every connection already carries
@@ -20,16 +32,46 @@ export class Endpoint {
   calls = 0;
   failures = 0;
   draining = false;
+  /** False after failed health checks: READY-looking, yet frozen, gone, or NOT_SERVING. */
+  healthy = true;
   state: EndpointState = 'CONNECTING';
   private readonly connections: Connection[] = [];
   private closed = false;
+  private missedChecks = 0;
+  private healthTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly address: string,
     private readonly settings: EndpointSettings,
-    private readonly onStateChange: (endpoint: Endpoint, previous: EndpointState) => void,
+    private readonly events: EndpointEvents,
   ) {
     this.open();
+    if (settings.healthCheckIntervalMs > 0) this.scheduleHealthCheck();
+  }
+
+  private scheduleHealthCheck(): void {
+    this.healthTimer = setTimeout(() => void this.runHealthCheck(), this.settings.healthCheckIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  private async runHealthCheck(): Promise<void> {
+    const connection = this.connections.find((c) => c.state === 'READY');
+    // Without a READY connection there is nothing to check: connection state already keeps
+    // the Pod out of rotation.
+    if (connection) {
+      const verdict = await checkHealth(connection.channel, this.settings.healthCheckTimeoutMs);
+      if (this.closed) return;
+      const wasHealthy = this.healthy;
+      if (verdict === 'alive') {
+        this.missedChecks = 0;
+        this.healthy = true;
+      } else {
+        this.missedChecks = verdict === 'not-serving' ? UNHEALTHY_AFTER : this.missedChecks + 1;
+        if (this.missedChecks >= UNHEALTHY_AFTER) this.healthy = false;
+      }
+      if (this.healthy !== wasHealthy) this.events.onHealthChange(this);
+    }
+    if (!this.closed) this.scheduleHealthCheck();
   }
 
   private open(): Connection {
@@ -53,7 +95,7 @@ export class Endpoint {
       if (c.state === 'CONNECTING' || c.state === 'IDLE') next = 'CONNECTING';
     }
     this.state = next;
-    if (next !== previous) this.onStateChange(this, previous);
+    if (next !== previous) this.events.onStateChange(this, previous);
   }
 
   /** The least-loaded READY connection; opens another one when all are at the stream threshold. */
@@ -80,6 +122,7 @@ export class Endpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
     for (const c of this.connections) c.close();
     this.state = 'SHUTDOWN';
   }
@@ -89,6 +132,7 @@ export class Endpoint {
       address: this.address,
       state: this.state,
       draining: this.draining,
+      healthy: this.healthy,
       connections: this.connections.length,
       calls: this.calls,
       failures: this.failures,

@@ -114,8 +114,13 @@ export class PodPool implements Upstream, CallHost {
         channelOptions: this.channelOptions,
         streamsPerConnection: o.streamsPerConnection,
         maxConnections: o.maxConnectionsPerEndpoint,
+        healthCheckIntervalMs: o.healthCheckIntervalMs,
+        healthCheckTimeoutMs: o.healthCheckTimeoutMs,
       },
-      (ep, previous) => this.onEndpointState(ep, previous),
+      {
+        onStateChange: (ep, previous) => this.onEndpointState(ep, previous),
+        onHealthChange: (ep) => this.onEndpointHealth(ep),
+      },
     );
     this.endpoints.set(key, endpoint);
     this.settings.logger.info({ upstream: this.name, endpoint: key }, 'Pod added');
@@ -165,12 +170,31 @@ export class PodPool implements Upstream, CallHost {
     this.recomputeReady();
   }
 
+  private onEndpointHealth(endpoint: Endpoint): void {
+    if (endpoint.healthy) {
+      this.settings.logger.info({ upstream: this.name, endpoint: endpoint.address }, 'Pod answers health checks again');
+    } else {
+      this.settings.logger.warn(
+        { upstream: this.name, endpoint: endpoint.address, inFlight: endpoint.inFlight },
+        'Pod failed its health checks; out of rotation',
+      );
+      this.settings.resolver.refresh();
+    }
+    this.recomputeReady();
+  }
+
   private recomputeReady(): void {
     const ready: Endpoint[] = [];
+    let unhealthy: Endpoint[] | null = null;
     for (const endpoint of this.endpoints.values()) {
-      if (endpoint.state === 'READY' && !endpoint.draining) ready.push(endpoint);
+      if (endpoint.state !== 'READY' || endpoint.draining) continue;
+      if (endpoint.healthy) ready.push(endpoint);
+      else (unhealthy ??= []).push(endpoint);
     }
-    this.ready = ready;
+    // When every connected Pod fails its health checks, a failing health service is likelier
+    // than every Pod being dead: keep serving through them (Envoy's "panic" mode) rather than
+    // failing every call.
+    this.ready = ready.length > 0 || !unhealthy ? ready : unhealthy;
     if (ready.length > 0 && this.parked.size > 0) {
       for (const call of [...this.parked]) call.retryStart();
     }

@@ -38,6 +38,8 @@ export interface EndpointSnapshot {
   address: string;
   state: EndpointState;
   draining: boolean;
+  /** False while active health checks fail (frozen, gone, or NOT_SERVING): out of rotation. */
+  healthy: boolean;
   connections: number;
   calls: number;
   failures: number;

@@ -14,6 +14,12 @@ export interface RawPodBehaviour {
   delayMs?: number;
   /** Fail every call with this status (trailers-only). */
   failWith?: grpc.status;
+  /**
+   * Serve grpc.health.v1.Health/Check answering this ServingStatus (1 SERVING, 2 NOT_SERVING);
+   * read at each check, so a test can flip it. Without it the Pod has no health service
+   * (checks get UNIMPLEMENTED).
+   */
+  health?: () => number;
 }
 
 const identity = (b: Buffer) => b;
@@ -42,6 +48,17 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     identity,
     'unary',
   );
+  if (behaviour.health) {
+    const health = behaviour.health;
+    server.register(
+      '/grpc.health.v1.Health/Check',
+      (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) =>
+        callback(null, Buffer.from([0x08, health()])), // HealthCheckResponse { status }
+      identity,
+      identity,
+      'unary',
+    );
+  }
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
   );

@@ -90,9 +90,9 @@ describe('GatewayMetrics (no network)', () => {
       retries: 3,
       resolver: { lookups: 7, failures: 2, lastSuccess: 1_700_000_000_000 },
       endpoints: [
-        { address: '10.0.0.1:50051', state: 'READY', draining: false, connections: 1, calls: 40, failures: 1, inFlight: 2, firstSeen: 1 },
-        { address: '10.0.0.2:50051', state: 'READY', draining: true, connections: 1, calls: 9, failures: 0, inFlight: 1, firstSeen: 2 },
-        { address: '10.0.0.3:50051', state: 'CONNECTING', draining: false, connections: 0, calls: 0, failures: 0, inFlight: 0, firstSeen: 3 },
+        { address: '10.0.0.1:50051', state: 'READY', draining: false, healthy: true, connections: 1, calls: 40, failures: 1, inFlight: 2, firstSeen: 1 },
+        { address: '10.0.0.2:50051', state: 'READY', draining: true, healthy: true, connections: 1, calls: 9, failures: 0, inFlight: 1, firstSeen: 2 },
+        { address: '10.0.0.3:50051', state: 'CONNECTING', draining: false, healthy: true, connections: 0, calls: 0, failures: 0, inFlight: 0, firstSeen: 3 },
       ],
     };
     let snapshots = 0;

@@ -58,6 +58,8 @@ describe('defaults', () => {
         streamsPerConnection: 100,
         maxConnectionsPerEndpoint: 4,
         drainTimeoutMs: 30_000,
+        healthCheckIntervalMs: 10_000,
+        healthCheckTimeoutMs: 2000,
       },
       dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf' },
       shutdown: { delayMs: 5000, drainTimeoutMs: 30_000 },
@@ -126,6 +128,10 @@ describe('every flag reaches its field', () => {
       '2',
       '--pod-drain-timeout',
       '45s',
+      '--health-check-interval',
+      '0',
+      '--health-check-timeout',
+      '500ms',
       '--dns-server',
       '10.96.0.10',
       '--dns-server',
@@ -173,6 +179,8 @@ describe('every flag reaches its field', () => {
       streamsPerConnection: 10,
       maxConnectionsPerEndpoint: 2,
       drainTimeoutMs: 45_000,
+      healthCheckIntervalMs: 0,
+      healthCheckTimeoutMs: 500,
     });
     expect(c.dns).toEqual({
       servers: [

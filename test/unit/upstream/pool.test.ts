@@ -44,6 +44,8 @@ const options = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
   streamsPerConnection: 100,
   maxConnectionsPerEndpoint: 4,
   drainTimeoutMs: 5000,
+  healthCheckIntervalMs: 0,
+  healthCheckTimeoutMs: 1000,
   ...o,
 });
 
@@ -259,4 +261,36 @@ describe('PodPool', () => {
     expect((await c.done).status.code).toBe(Status.OK);
     await closed;
   });
+
+  it('takes a Pod that answers NOT_SERVING out of rotation and back when it serves again', async () => {
+    const port = await freePort();
+    let status = 1;
+    const flaky = await startRawPod('127.0.0.2', port, { health: () => status });
+    const steady = await startRawPod('127.0.0.3', port); // no health service: UNIMPLEMENTED = alive
+    pods = [flaky, steady];
+    const { pool, resolver } = makePool({ healthCheckIntervalMs: 50, healthCheckTimeoutMs: 500 });
+    resolver.set([{ host: '127.0.0.2', port }, { host: '127.0.0.3', port }]);
+    await until(() => pool.snapshot().endpoints.every((e) => e.state === 'READY'));
+    status = 2; // NOT_SERVING
+    await until(() => pool.snapshot().endpoints.find((e) => e.address === flaky.address)!.healthy === false);
+    expect(pool.snapshot().endpoints.find((e) => e.address === steady.address)!.healthy).toBe(true);
+    expect(resolver.refreshes).toBeGreaterThan(0);
+    const during = await Promise.all(Array.from({ length: 10 }, () => call(pool).done));
+    for (const r of during) expect(r.message).toBe(steady.address);
+    status = 1;
+    await until(() => pool.snapshot().endpoints.every((e) => e.healthy));
+    const after = await Promise.all(Array.from({ length: 10 }, () => call(pool).done));
+    expect(new Set(after.map((r) => r.message))).toEqual(new Set([flaky.address, steady.address]));
+  });
+
+  it('keeps serving through Pods that all fail their health checks rather than failing every call', async () => {
+    const port = await freePort();
+    pods = [await startRawPod('127.0.0.2', port, { health: () => 2 })];
+    const { pool, resolver } = makePool({ healthCheckIntervalMs: 50, healthCheckTimeoutMs: 500 });
+    resolver.set([{ host: '127.0.0.2', port }]);
+    await until(() => pool.snapshot().endpoints[0]?.healthy === false);
+    const r = await call(pool).done;
+    expect(r.status.code).toBe(Status.OK);
+  });
 });
+

@@ -1,0 +1,91 @@
+// A frozen Pod (SIGSTOP: the process stops, its kernel still holds the connection open, like a
+// Pod whose node hangs) looks READY to HTTP/2. Active health checks take it out of rotation and
+// bring it back when it answers again.
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { nodeClient } from '../support/clients.js';
+import { spawnPod, type PodProcess } from '../support/pod-process.js';
+import { freePort } from '../support/ports.js';
+
+let pods: PodProcess[] = [];
+let gw: Gateway | null = null;
+afterEach(async () => {
+  for (const p of pods) p.child.kill('SIGCONT');
+  await gw?.close();
+  await Promise.all(pods.map((p) => p.kill()));
+  pods = [];
+  gw = null;
+});
+
+const until = async (what: string, predicate: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('active health checks (interval 300ms, timeout 300ms)', () => {
+  it('takes a frozen Pod out of rotation under load and brings it back when it resumes', async () => {
+    const port = await freePort();
+    pods = await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((h) => spawnPod(h, port)));
+    const result = loadConfig(
+      [
+        '--listen', '127.0.0.1:0', '--admin', 'off',
+        '--upstream', pods.map((p) => p.address).join(','),
+        '--health-check-interval', '300ms', '--health-check-timeout', '300ms',
+      ],
+      {},
+    );
+    if (!('config' in result)) throw new Error('config');
+    gw = await startGateway(result.config, { logger: false });
+    const pool = gw.pools[0]!;
+    await until('all Pods ready', () => pool.snapshot().endpoints.filter((e) => e.state === 'READY').length === 3, 10_000);
+
+    const client = nodeClient('connect', gw.httpUrl);
+    const frozen = pods[1]!;
+    let phase: 'before' | 'frozen' | 'detected' | 'resumed' = 'before';
+    const served: Record<string, Record<string, number>> = { before: {}, frozen: {}, detected: {}, resumed: {} };
+    const failures: Array<{ phase: string; code: number }> = [];
+    let running = true;
+    const workers = Array.from({ length: 4 }, async () => {
+      for (let i = 0; running && i < 5000; i++) {
+        const at = phase;
+        const r = await client.unary({ message: 'x' }, { timeoutMs: 1500 });
+        if (r.ok) served[at]![r.response!.pod] = (served[at]![r.response!.pod] ?? 0) + 1;
+        else failures.push({ phase: at, code: r.status.code });
+      }
+    });
+    try {
+      await until('traffic on every Pod', () => Object.keys(served.before!).length === 3, 10_000);
+
+      frozen.child.kill('SIGSTOP');
+      phase = 'frozen';
+      const stoppedAt = Date.now();
+      await until('frozen Pod marked unhealthy', () => pool.snapshot().endpoints.find((e) => e.address === frozen.address)!.healthy === false, 5000);
+      const detectedAfter = Date.now() - stoppedAt;
+      phase = 'detected';
+      await new Promise((r) => setTimeout(r, 1500));
+
+      frozen.child.kill('SIGCONT');
+      await until('resumed Pod healthy', () => pool.snapshot().endpoints.every((e) => e.healthy), 5000);
+      phase = 'resumed';
+      await until('resumed Pod gets traffic', () => (served.resumed![frozen.address] ?? 0) > 0, 5000);
+      console.log(`[frozen Pod] detected after ${detectedAfter} ms; served ${JSON.stringify(served)}; failures ${JSON.stringify(failures)}`);
+
+      // Two missed checks of 300 ms, 300 ms apart, plus scheduling slack.
+      expect(detectedAfter).toBeLessThan(2500);
+      // Once detected, nothing goes to the frozen Pod and nothing fails.
+      expect(served.detected![frozen.address]).toBeUndefined();
+      expect(Object.values(served.detected!).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+      expect(failures.filter((f) => f.phase === 'detected' || f.phase === 'resumed')).toEqual([]);
+      // Only calls sent to it before detection can fail (their deadline passes): at most one per round
+      // of the 4 callers, and only DEADLINE_EXCEEDED.
+      for (const f of failures) expect(f.code).toBe(4);
+    } finally {
+      running = false;
+      await Promise.all(workers);
+    }
+  });
+});
