@@ -22,7 +22,8 @@ describe('settings table', () => {
       '--cors-allow-header', '--cors-expose-header', '--max-message-size', '--max-request-size', '--max-header-size',
       '--max-headers', '--headers-timeout', '--request-timeout', '--keepalive-timeout', '--max-call-duration',
       '--balancer', '--connect-timeout', '--upstream-keepalive', '--upstream-keepalive-timeout', '--max-retries',
-      '--streams-per-connection', '--max-connections-per-pod', '--pod-drain-timeout', '--dns-server',
+      '--streams-per-connection', '--max-connections-per-pod', '--pod-drain-timeout', '--health-check-interval',
+      '--health-check-timeout', '--dns-server',
       '--resolve-interval', '--dns-timeout', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
       '--access-log', '--trust-proxy', '--config', '--help', '--version',
     ]) {
@@ -85,6 +86,8 @@ const sample: Record<string, string> = {
   '--streams-per-connection': '50',
   '--max-connections-per-pod': '2',
   '--pod-drain-timeout': '10s',
+  '--health-check-interval': '5s',
+  '--health-check-timeout': '1s',
   '--dns-server': '10.0.0.10',
   '--resolve-interval': '1s',
   '--dns-timeout': '1s',
