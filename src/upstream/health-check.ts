@@ -28,32 +28,33 @@ export const SERVING_STATUS = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_
  * varint field is not worth a protobuf runtime on the gateway's side.
  */
 export function servingStatus(bytes: Buffer): number {
-  let i = 0;
   let status: number = SERVING_STATUS.UNKNOWN;
-  while (i < bytes.length) {
-    const key = bytes[i++]!;
+  const at = { i: 0 };
+  while (at.i < bytes.length) {
+    const key = readVarint(bytes, at);
     const wireType = key & 7;
-    let value = 0;
     if (wireType === 0) {
-      for (let shift = 0; i < bytes.length; shift += 7) {
-        const b = bytes[i++]!;
-        value |= (b & 0x7f) << shift;
-        if (b < 0x80 || shift > 28) break;
-      }
+      const value = readVarint(bytes, at);
       if (key >> 3 === 1) status = value;
     } else if (wireType === 2) {
-      let len = 0;
-      for (let shift = 0; i < bytes.length; shift += 7) {
-        const b = bytes[i++]!;
-        len |= (b & 0x7f) << shift;
-        if (b < 0x80 || shift > 28) break;
-      }
-      i += len;
+      const length = readVarint(bytes, at); // (read first: it moves at.i)
+      at.i += length; // skip a length-delimited field
     } else {
       break; // a field type this message never has: keep what was read
     }
   }
   return status;
+}
+
+/** A protobuf varint at `at.i` (up to 32 bits, all this message needs), advancing `at.i`. */
+function readVarint(bytes: Buffer, at: { i: number }): number {
+  let value = 0;
+  for (let shift = 0; at.i < bytes.length && shift <= 28; shift += 7) {
+    const b = bytes[at.i++]!;
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  return value >>> 0;
 }
 
 export function verdictOf(status: StatusObject, response: Buffer | null): HealthVerdict {
