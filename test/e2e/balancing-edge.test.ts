@@ -1,8 +1,8 @@
 // Harder variants of the balancing experiments (see balancing.test.ts for the setup): the orders in
 // which Kubernetes really does things, a Pod restarting on its own IP, streams on a draining Pod.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { readyPods, startDnsGateway, waitForReady } from '../support/dns-gateway.js';
 import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
 import { spawnPod, type PodProcess } from '../support/pod-process.js';
 import { freePort, podAddresses } from '../support/ports.js';
@@ -49,38 +49,9 @@ async function pods(ips: string[]): Promise<PodProcess[]> {
 }
 
 async function gateway(name: string, extra: string[] = []): Promise<Gateway> {
-  const result = loadConfig(
-    [
-      '--listen', '127.0.0.1:0',
-      '--admin', '127.0.0.1:0',
-      '--upstream', `dns:///${name}:${port}`,
-      '--dns-server', `127.0.0.1:${dns.address.port}`,
-      '--resolve-interval', `${RESOLVE_INTERVAL_MS}ms`,
-      '--log-level', 'warn',
-      ...extra,
-    ],
-    {},
-  );
-  if (!('config' in result)) throw new Error('loadConfig gave no config');
-  const gw = await startGateway(result.config, { logger: false });
+  const gw = await startDnsGateway({ service: name, podPort: port, dnsPort: dns.address.port, resolveIntervalMs: RESOLVE_INTERVAL_MS, extra });
   defer(() => gw.close());
   return gw;
-}
-
-function readyPods(gw: Gateway): string[] {
-  return gw.pools[0]!.snapshot()
-    .endpoints.filter((e) => e.state === 'READY' && !e.draining)
-    .map((e) => e.address)
-    .sort();
-}
-
-async function waitForReady(gw: Gateway, expected: string[], timeoutMs = 15_000): Promise<void> {
-  const want = [...expected].sort().join(',');
-  const deadline = now() + timeoutMs;
-  while (readyPods(gw).join(',') !== want) {
-    if (now() > deadline) throw new Error(`READY Pods ${readyPods(gw).join(',')} != ${want}`);
-    await sleep(20);
-  }
 }
 
 function load(gw: Gateway, o: { workers: number; maxMs: number; delayMs?: number }): Load {

@@ -11,10 +11,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
 import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { EchoRequestSchema, EchoResponseSchema } from '../gen/es/echo_pb.js';
+import { readyPods, startDnsGateway, waitForReady } from '../support/dns-gateway.js';
 import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
 import { spawnPod, type PodProcess } from '../support/pod-process.js';
 import { freePort, podAddresses } from '../support/ports.js';
@@ -86,31 +86,15 @@ async function stopOrKill(p: PodProcess): Promise<void> {
 }
 
 async function gateway(name: string, opts: { dnsPort?: number; balancer?: string; podPort?: number } = {}): Promise<Gateway> {
-  const result = loadConfig(
-    [
-      '--listen', '127.0.0.1:0',
-      '--admin', '127.0.0.1:0',
-      '--upstream', `dns:///${name}:${opts.podPort ?? port}`,
-      '--dns-server', `127.0.0.1:${opts.dnsPort ?? dns.address.port}`,
-      '--resolve-interval', `${RESOLVE_INTERVAL_MS}ms`,
-      '--balancer', opts.balancer ?? 'round-robin',
-      '--pod-drain-timeout', '5s',
-      '--log-level', 'warn',
-    ],
-    {},
-  );
-  if (!('config' in result)) throw new Error('loadConfig gave no config');
-  const gw = await startGateway(result.config, { logger: false });
+  const gw = await startDnsGateway({
+    service: name,
+    podPort: opts.podPort ?? port,
+    dnsPort: opts.dnsPort ?? dns.address.port,
+    resolveIntervalMs: RESOLVE_INTERVAL_MS,
+    extra: ['--balancer', opts.balancer ?? 'round-robin', '--pod-drain-timeout', '5s'],
+  });
   defer(() => gw.close());
   return gw;
-}
-
-/** READY, not draining endpoints of the gateway's (only) upstream. */
-function readyPods(gw: Gateway): string[] {
-  return gw.pools[0]!.snapshot()
-    .endpoints.filter((e) => e.state === 'READY' && !e.draining)
-    .map((e) => e.address)
-    .sort();
 }
 
 async function waitFor(what: string, predicate: () => boolean, timeoutMs: number): Promise<void> {
@@ -119,11 +103,6 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs: number
     if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
-}
-
-async function waitForReady(gw: Gateway, expected: string[], timeoutMs = 15_000): Promise<void> {
-  const want = [...expected].sort().join(',');
-  await waitFor(`READY Pods = ${want} (have ${readyPods(gw).join(',')})`, () => readyPods(gw).join(',') === want, timeoutMs);
 }
 
 function expectNoFailures(report: LoadReport): void {
