@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { GatewayMetrics } from './admin/metrics.js';
-import { buildAdminServer, type AdminState } from './admin/server.js';
+import { buildAdminServer, localAdminSource, type AdminSource, type AdminState } from './admin/server.js';
 import { packageVersion } from './config/index.js';
 import type { Config, HostPort } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
@@ -15,6 +15,10 @@ export interface Gateway {
   readonly adminUrl: string | null;
   readonly pools: readonly PodPool[];
   readonly logger: Logger;
+  /** This process's readiness, metrics and endpoints (null without --admin). */
+  readonly adminSource: AdminSource | null;
+  /** The metrics registry behind adminSource (a cluster worker hands it to the primary). */
+  readonly metrics: GatewayMetrics | undefined;
   /**
    * Kubernetes-style stop: /readyz turns 503 at once, calls keep being served for
    * shutdown.delayMs (while endpoint removal propagates), then the listener stops accepting,
@@ -29,6 +33,11 @@ export interface Gateway {
 export interface GatewayOptions {
   /** A pino logger, or false for none. Default: JSON to stdout at config.logLevel. */
   logger?: Logger | false;
+  /**
+   * Listen on config.admin. Default true; a --workers worker says false, since its primary
+   * serves the admin port for all of them from each worker's adminSource.
+   */
+  adminListener?: boolean;
 }
 
 function urlOf(app: FastifyInstance): string {
@@ -40,6 +49,9 @@ function urlOf(app: FastifyInstance): string {
 async function listen(app: FastifyInstance, at: HostPort): Promise<void> {
   await app.listen({ host: at.host, port: at.port });
 }
+
+/** How often a draining gateway closes the client connections that have turned idle. */
+const IDLE_SWEEP_MS = 100;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -56,7 +68,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const version = packageVersion();
   const metrics = config.admin ? new GatewayMetrics({ upstreams: pools, version }) : undefined;
   const http = await buildHttpServer({ config, router, logger, observer: metrics });
-  const admin = config.admin ? await buildAdminServer({ upstreams: pools, state, logger, metrics, version }) : null;
+  const adminSource = config.admin ? localAdminSource({ upstreams: pools, state, metrics, version }) : null;
+  const adminListener = options.adminListener ?? true;
+  const admin = adminSource && adminListener ? await buildAdminServer({ source: adminSource, logger }) : null;
   try {
     await listen(http, config.listen);
     if (admin && config.admin) await listen(admin, config.admin);
@@ -77,7 +91,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     if (delayMs > 0) await sleep(delayMs);
     // Stop accepting; in-flight calls (hijacked responses) keep their connections.
     const closed = http.close();
+    // close() ends the connections idle at that moment only. A connection whose last call
+    // finishes later goes back to keep-alive idle and would hold the drain open until the
+    // timeout (browsers and load balancers always keep them): close those as they turn idle.
+    const sweep = setInterval(() => http.server.closeIdleConnections(), IDLE_SWEEP_MS);
     const drained = await Promise.race([closed.then(() => true), sleep(drainMs).then(() => false)]);
+    clearInterval(sweep);
     // Whatever is still running now is cut: its callers get a gRPC status, not a dead socket.
     await Promise.all(pools.map((p) => p.close(0)));
     if (!drained) {
@@ -97,6 +116,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     adminUrl,
     pools,
     logger,
+    adminSource,
+    metrics,
     shutdown() {
       stopping ??= stop(config.shutdown.delayMs, config.shutdown.drainTimeoutMs);
       return stopping;

@@ -40,6 +40,8 @@ export interface EndpointsView {
     now: string;
     /** Gateway-wide call totals (null when no metrics are kept). */
     calls: CallTotals | null;
+    /** With --workers: how many worker processes answered for this view. */
+    workers?: number;
   };
   upstreams: UpstreamView[];
 }

@@ -92,11 +92,13 @@ export class GatewayMetrics implements CallObserver {
       help: 'Always 1; the gateway version as a label',
       labelNames: ['version'],
       registers,
+      aggregator: 'first',
     }).set({ version: options.version }, 1);
     new Gauge({
       name: 'grpcweb_gateway_start_time_seconds',
       help: 'When this gateway instance started, seconds since the epoch',
       registers,
+      aggregator: 'min',
     }).set(this.startedAt / 1000);
 
     // ---- per call (hot path) --------------------------------------------------------------
@@ -149,12 +151,22 @@ export class GatewayMetrics implements CallObserver {
           fill(this);
         },
       });
-    const snapshotGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>) => void) =>
+    // With --workers the primary sums each series over the workers (prom-client's
+    // AggregatorRegistry): right for counters, in-flight calls and connections, but every
+    // worker sees the same Pods, so their states are merged with 'max' instead.
+    const snapshotGauge = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (g: Gauge<string>) => void,
+      aggregator: 'sum' | 'max' = 'max',
+    ) =>
       new Gauge({
         name,
         help,
         labelNames,
         registers,
+        aggregator,
         collect() {
           this.reset();
           fill(this);
@@ -168,6 +180,7 @@ export class GatewayMetrics implements CallObserver {
       name: 'grpcweb_upstreams',
       help: 'Upstream targets (one pool of Pods each)',
       registers,
+      aggregator: 'first',
       collect() {
         snapshots = self.options.upstreams.map((u) => u.snapshot());
         this.set(snapshots.length);
@@ -200,11 +213,19 @@ export class GatewayMetrics implements CallObserver {
       ['upstream', 'endpoint'],
       (c) => eachEndpoint(snapshots, (s, e) => c.inc({ upstream: s.name, endpoint: e.address }, e.failures)),
     );
-    snapshotGauge('grpcweb_endpoint_in_flight', 'Calls in progress on this Pod', ['upstream', 'endpoint'], (g) =>
-      eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.inFlight)),
+    snapshotGauge(
+      'grpcweb_endpoint_in_flight',
+      'Calls in progress on this Pod',
+      ['upstream', 'endpoint'],
+      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.inFlight)),
+      'sum',
     );
-    snapshotGauge('grpcweb_endpoint_connections', 'HTTP/2 connections open to this Pod', ['upstream', 'endpoint'], (g) =>
-      eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.connections)),
+    snapshotGauge(
+      'grpcweb_endpoint_connections',
+      'HTTP/2 connections open to this Pod',
+      ['upstream', 'endpoint'],
+      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.connections)),
+      'sum',
     );
     snapshotGauge(
       'grpcweb_endpoint_up',

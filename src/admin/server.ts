@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Upstream } from '../upstream/types.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { endpointsView } from './endpoints.js';
+import { endpointsView, type EndpointsView } from './endpoints.js';
 import { GatewayMetrics } from './metrics.js';
 
 export interface AdminState {
@@ -16,17 +16,48 @@ export interface AdminState {
   connectedOnce?: Set<string>;
 }
 
-export interface AdminServerOptions {
+/**
+ * What the admin listener shows. One process answers from its own pools and metrics
+ * (`localAdminSource`); with --workers the primary answers for all its workers (src/cluster/).
+ */
+export interface AdminSource {
+  /** Why the gateway is not ready, or null when it is. */
+  notReadyReason(): Promise<string | null>;
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+  endpoints(): Promise<EndpointsView>;
+}
+
+export interface LocalAdminSourceOptions {
   upstreams: readonly Upstream[];
   state: AdminState;
-  logger: FastifyBaseLogger;
   /**
-   * The gateway's metrics (also its front end's CallObserver). Without one, the admin server
-   * makes its own: Pod, DNS and retry figures are still there, call counts stay at zero.
+   * The gateway's metrics (also its front end's CallObserver). Without one, the source makes
+   * its own: Pod, DNS and retry figures are still there, call counts stay at zero.
    */
   metrics?: GatewayMetrics;
   /** Shown on the dashboard and in /endpoints. */
   version?: string;
+}
+
+/** The admin view of one gateway process. */
+export function localAdminSource(options: LocalAdminSourceOptions): AdminSource {
+  const { upstreams, state } = options;
+  const version = options.version ?? 'unknown';
+  const metrics = options.metrics ?? new GatewayMetrics({ upstreams, version });
+  return {
+    notReadyReason: async () => notReadyReason(upstreams, state),
+    metrics: () => metrics.metrics(),
+    metricsContentType: metrics.contentType,
+    endpoints: async () =>
+      endpointsView({ upstreams, version, startedAt: metrics.startedAt, totals: () => metrics.totals() }),
+  };
+}
+
+export interface AdminServerOptions {
+  source: AdminSource;
+  logger: FastifyBaseLogger;
 }
 
 /** Why the gateway is not ready, or null when it is. */
@@ -47,9 +78,7 @@ export function notReadyReason(upstreams: readonly Upstream[], state: AdminState
  * the live dashboard (/) for people. Kept apart from the gRPC-Web port on purpose.
  */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
-  const { upstreams, state } = options;
-  const version = options.version ?? 'unknown';
-  const metrics = options.metrics ?? new GatewayMetrics({ upstreams, version });
+  const { source } = options;
   const app = Fastify({
     loggerInstance: options.logger,
     // Scraped and polled every few seconds: no line per request.
@@ -58,24 +87,18 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = notReadyReason(upstreams, state);
+    const reason = await source.notReadyReason();
     if (reason) return reply.code(503).send({ status: 'not ready', reason });
     return { status: 'ready' };
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.metrics();
-    return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(text);
+    const text = await source.metrics();
+    return reply.header('content-type', source.metricsContentType).header('cache-control', 'no-store').send(text);
   });
 
   app.get('/endpoints', async (_request, reply) => {
-    const view = endpointsView({
-      upstreams,
-      version,
-      startedAt: metrics.startedAt,
-      totals: () => metrics.totals(),
-    });
-    return reply.header('cache-control', 'no-store').send(view);
+    return reply.header('cache-control', 'no-store').send(await source.endpoints());
   });
 
   const page = Buffer.from(DASHBOARD_HTML, 'utf8');

@@ -361,6 +361,7 @@ function buildConfig(r: Resolved): Config {
     logLevel: r.one(S.logLevel),
     accessLog: r.one(S.accessLog),
     trustProxy: r.one(S.trustProxy),
+    workers: r.one(S.workers),
   };
 }
 

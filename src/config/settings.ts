@@ -98,6 +98,9 @@ const count =
   (s: string): number =>
     parseInteger(s, min);
 
+/** More worker processes than this is a typo, not a machine. */
+export const MAX_WORKERS = 64;
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const BALANCERS: readonly BalancerName[] = ['round-robin', 'least-request'];
 
@@ -380,6 +383,14 @@ export const S = {
       if (s.trim() === '') throw new Error('empty path');
       return s;
     },
+  }),
+  workers: value<number | 'auto'>({
+    name: 'workers',
+    group: G_RUN,
+    metavar: 'N|auto',
+    help: 'Worker processes sharing the listener (node:cluster), each with its own connections to every Pod; auto = the CPUs this container may use (cgroup quota)',
+    defaults: ['1'],
+    parse: (s) => (s.trim().toLowerCase() === 'auto' ? 'auto' : parseInteger(s, 1, MAX_WORKERS)),
   }),
   shutdownDelay: value<number>({
     name: 'shutdown-delay',

@@ -103,6 +103,8 @@ export interface Config {
   shutdown: ShutdownConfig;
   logLevel: LogLevel;
   accessLog: boolean;
+  /** Worker processes (node:cluster); 'auto' = usable CPUs, resolved at start (see src/cluster/cpu-count.ts). */
+  workers: number | 'auto';
   /** Trust X-Forwarded-For from these proxies (Fastify trustProxy): false, true, hop count or CIDR list. */
   trustProxy: boolean | number | string[];
 }

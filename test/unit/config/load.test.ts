@@ -66,7 +66,17 @@ describe('defaults', () => {
       logLevel: 'info',
       accessLog: true,
       trustProxy: false,
+      workers: 1,
     } satisfies Config);
+  });
+
+  it('reads --workers as a count or auto', () => {
+    expect(load([...UP, '--workers', '4']).workers).toBe(4);
+    expect(load([...UP, '--workers', 'auto']).workers).toBe('auto');
+    expect(load([...UP, '--workers', 'AUTO']).workers).toBe('auto');
+    expect(error([...UP, '--workers', '0'])).toMatch(/^--workers: .*too small/);
+    expect(error([...UP, '--workers', '65'])).toMatch(/^--workers: .*too large/);
+    expect(error([...UP, '--workers', 'two'])).toMatch(/^--workers: /);
   });
 
   it('derives max-request-size from max-message-size unless given', () => {

@@ -25,7 +25,7 @@ describe('settings table', () => {
       '--streams-per-connection', '--max-connections-per-pod', '--pod-drain-timeout', '--health-check-interval',
       '--health-check-timeout', '--dns-server',
       '--resolve-interval', '--dns-timeout', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
-      '--access-log', '--trust-proxy', '--config', '--help', '--version',
+      '--access-log', '--trust-proxy', '--workers', '--config', '--help', '--version',
     ]) {
       expect(flags).toContain(f);
     }
@@ -97,4 +97,5 @@ const sample: Record<string, string> = {
   '--log-level': 'warn',
   '--access-log': 'false',
   '--trust-proxy': '2',
+  '--workers': '3',
 };

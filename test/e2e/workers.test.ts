@@ -1,0 +1,168 @@
+// --workers N on the real CLI: N worker processes share the listener (node:cluster), each with
+// its own connections to every Pod; the primary serves the admin port for all of them,
+// restarts a worker that dies, and turns SIGTERM into one orderly drain of every worker.
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
+import type { EndpointsView } from '../../src/admin/endpoints.js';
+import { nodeClient, type EchoClient } from '../support/clients.js';
+import { spawnGateway, waitForStatus, type GatewayProcess } from '../support/gateway-process.js';
+import { sleep } from '../support/load.js';
+import { freePort } from '../support/ports.js';
+
+let pods: EchoPod[] = [];
+let gateway: GatewayProcess | null = null;
+let blocker: Server | null = null;
+afterEach(async () => {
+  gateway?.kill('SIGKILL');
+  // The workers leave by themselves when their primary's IPC channel closes.
+  await Promise.all(pods.map((p) => p.close()));
+  blocker?.close();
+  pods = [];
+  gateway = null;
+  blocker = null;
+});
+
+interface LogLine {
+  msg: string;
+  worker?: number;
+  role?: string;
+  pid?: number;
+  code?: number | null;
+}
+
+function logLines(g: GatewayProcess): LogLine[] {
+  return g
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+async function waitForLog(g: GatewayProcess, pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = logLines(g).find(pred);
+    if (hit) return hit;
+    if (Date.now() > end) throw new Error(`no such log line within ${timeoutMs} ms:\n${g.output().slice(-2000)}`);
+    await sleep(25);
+  }
+}
+
+async function setUp(extra: string[] = []) {
+  pods = [await startEchoPod({ host: '127.0.0.2', port: 0 }), await startEchoPod({ host: '127.0.0.3', port: 0 })];
+  const [http, admin] = [await freePort(), await freePort()];
+  gateway = spawnGateway([
+    '--listen', `127.0.0.1:${http}`,
+    '--admin', `127.0.0.1:${admin}`,
+    '--upstream', pods.map((p) => p.address).join(','),
+    '--workers', '2',
+    '--log-level', 'info',
+    ...extra,
+  ]);
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  await waitForStatus(`${adminUrl}/readyz`, 200, 15_000);
+  return { baseUrl: `http://127.0.0.1:${http}`, adminUrl };
+}
+
+/** `total` unary calls, `concurrency` at a time (several keep-alive connections, so both workers get some). */
+async function calls(client: EchoClient, total: number, concurrency: number): Promise<string[]> {
+  const failures: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        const r = await client.unary({ message: 'hi' });
+        if (!r.ok) failures.push(`${r.status.code} ${r.status.details}`);
+      }
+    }),
+  );
+  return failures;
+}
+
+function metricSum(text: string, name: string, filter = ''): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name) && (l[name.length] === '{' || l[name.length] === ' ') && l.includes(filter))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+describe('--workers 2', () => {
+  it('serves calls from every worker; /endpoints and /metrics add the workers up', async () => {
+    const { baseUrl, adminUrl } = await setUp();
+    const failures = await calls(nodeClient('connect', baseUrl), 300, 16);
+    expect(failures).toEqual([]);
+
+    // Each access-log line names its worker: both took calls.
+    const perWorker = new Map<number, number>();
+    for (const l of logLines(gateway!)) if (l.msg === 'call' && l.worker !== undefined) perWorker.set(l.worker, (perWorker.get(l.worker) ?? 0) + 1);
+    expect([...perWorker.keys()].sort()).toEqual([1, 2]);
+    expect([...perWorker.values()].reduce((a, b) => a + b, 0)).toBe(300);
+
+    const view = (await (await fetch(`${adminUrl}/endpoints`)).json()) as EndpointsView;
+    expect(view.gateway.workers).toBe(2);
+    expect(view.gateway.calls?.total).toBe(300);
+    const endpoints = view.upstreams[0]!.endpoints;
+    expect(endpoints.map((e) => e.address).sort()).toEqual(pods.map((p) => p.address).sort());
+    // One connection per Pod per worker, and every call attempt counted once.
+    for (const e of endpoints) expect(e).toMatchObject({ state: 'READY', connections: 2, healthy: true });
+    expect(endpoints.reduce((sum, e) => sum + e.calls, 0)).toBe(300);
+
+    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    expect(metricSum(metrics, 'grpcweb_calls_total', 'code="OK"')).toBe(300);
+    expect(metricSum(metrics, 'grpcweb_endpoint_connections')).toBe(4);
+    // Pod states are the same in every worker: merged, not added.
+    expect(metricSum(metrics, 'grpcweb_upstream_endpoints', 'state="READY"')).toBe(2);
+    expect(metricSum(metrics, 'grpcweb_gateway_info')).toBe(1);
+  });
+
+  it('restarts a worker that dies and keeps serving, still ready', async () => {
+    const { baseUrl, adminUrl } = await setUp(['--access-log', 'false']);
+    const first = await waitForLog(gateway!, (l) => l.msg === 'worker listening' && l.worker === 1);
+    await waitForLog(gateway!, (l) => l.msg === 'worker listening' && l.worker === 2);
+    process.kill(first.pid!, 'SIGKILL');
+    await waitForLog(gateway!, (l) => l.msg === 'worker died; restarting it' && l.worker === 1);
+    const replacement = await waitForLog(gateway!, (l) => l.msg === 'worker listening' && l.worker === 3);
+    expect(replacement.pid).not.toBe(first.pid);
+    await waitForStatus(`${adminUrl}/readyz`, 200, 1000);
+    expect(await calls(nodeClient('pbts-binary', baseUrl), 100, 8)).toEqual([]);
+    const view = (await (await fetch(`${adminUrl}/endpoints`)).json()) as EndpointsView;
+    expect(view.gateway.workers).toBe(2);
+  });
+
+  it('SIGTERM: readiness drops at once, every worker finishes its streams, exit 0', async () => {
+    const { baseUrl, adminUrl } = await setUp(['--shutdown-delay', '500ms', '--drain-timeout', '10s']);
+    const client = nodeClient('connect', baseUrl);
+    // Streams on several connections, so both workers hold some when the signal comes.
+    const streams = Array.from({ length: 6 }, () => client.stream({ count: 10, intervalMs: 150 }));
+    await sleep(300);
+    const signalled = Date.now();
+    gateway!.kill('SIGTERM');
+    await waitForStatus(`${adminUrl}/readyz`, 503, 1000);
+    for (const s of await Promise.all(streams)) {
+      expect(s.status.code).toBe(0);
+      expect(s.messages).toHaveLength(10);
+    }
+    const { code } = await gateway!.exited;
+    expect(code).toBe(0);
+    // Done when the streams are, not at the drain timeout: the clients' idle keep-alive
+    // connections are closed as the workers drain.
+    expect(Date.now() - signalled).toBeLessThan(6000);
+    const exits = logLines(gateway!).filter((l) => l.msg === 'worker exited');
+    expect(exits.map((l) => l.code)).toEqual([0, 0]);
+  });
+
+  it('stops with exit 1 when a worker cannot start (listen port taken), instead of restarting it forever', async () => {
+    blocker = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker!.listen(0, '127.0.0.1', () => resolve((blocker!.address() as { port: number }).port)),
+    );
+    pods = [await startEchoPod({ host: '127.0.0.2', port: 0 })];
+    gateway = spawnGateway(['--listen', `127.0.0.1:${port}`, '--upstream', pods[0]!.address, '--workers', '2']);
+    const { code } = await gateway.exited;
+    expect(code).toBe(1);
+    expect(gateway.output()).toContain('EADDRINUSE');
+    expect(gateway.output()).toContain('worker failed to start; stopping');
+  });
+});
