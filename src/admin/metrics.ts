@@ -6,7 +6,6 @@
 //     two-level Map lookup to reach pre-resolved label children, then a few increments.
 //   - per scrape: everything about Pods, DNS and retries is read from Upstream.snapshot() inside
 //     collect(), so the call path never touches it.
-import { status as Status } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallObserver, CallRecord } from '../http/types.js';
 import type { EndpointState, Upstream, UpstreamSnapshot } from '../upstream/types.js';
@@ -24,8 +23,16 @@ export const ENDPOINT_STATES: readonly EndpointState[] = ['IDLE', 'CONNECTING', 
 /** `grpcweb_upstream_endpoints` state values: a draining Pod counts as DRAINING, whatever its connection. */
 export const UPSTREAM_ENDPOINT_STATES = [...ENDPOINT_STATES, 'DRAINING'] as const;
 
-/** gRPC status code → its name ("OK", "UNAVAILABLE", ...); unknown codes as their number. */
-const CODE_NAMES: readonly string[] = Array.from({ length: 17 }, (_, code) => (Status as unknown as Record<number, string>)[code] ?? String(code));
+/**
+ * gRPC status code → its name, as in the gRPC spec (doc/statuscodes.md). Written out rather
+ * than read from grpc-js's enum so that the --workers primary, which serves these metrics,
+ * need not load grpc-js at all.
+ */
+export const CODE_NAMES: readonly string[] = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED',
+  'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
 
 export function codeName(code: number): string {
   return CODE_NAMES[code] ?? String(code);

@@ -1,3 +1,4 @@
+import { status as Status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayMetrics, MAX_METHODS_PER_ROUTE, codeName, DURATION_BUCKETS } from '../../../src/admin/metrics.js';
 import type { EndpointsView } from '../../../src/admin/endpoints.js';
@@ -32,6 +33,8 @@ describe('GatewayMetrics (no network)', () => {
     expect(codeName(14)).toBe('UNAVAILABLE');
     expect(codeName(16)).toBe('UNAUTHENTICATED');
     expect(codeName(99)).toBe('99');
+    // The table is written out (the --workers primary does not load grpc-js): same as grpc-js's enum.
+    for (let code = 0; code <= 16; code++) expect(codeName(code)).toBe((Status as unknown as Record<number, string>)[code]);
   });
 
   it('counts calls by route, method and code name; histogram 1 ms..60 s; bytes; in flight', async () => {
