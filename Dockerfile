@@ -5,28 +5,21 @@
 #   docker run --rm -p 8080:8080 -p 9901:9901 ghcr.io/example/grpc-web-gateway:0.1.0 \
 #     --upstream=dns:///echo-headless:50051
 #
-# Three stages: build (all deps, TypeScript → dist), prod-deps (production dependencies only, no
-# install scripts), runtime (prod-deps + dist, nothing else, non-root).
-# test/unit/dockerfile/runtime-stage.test.ts replays the prod-deps and runtime steps in a temp
-# folder (no Docker engine there) and starts the result.
+# Two stages: build (all deps; npm ci's prepare bundles src/ and its dependencies into dist/ with
+# esbuild, see scripts/bundle.mjs), runtime (dist + package.json, no node_modules at all, non-root).
+# test/unit/dockerfile/runtime-stage.test.ts replays the runtime steps in a temp folder (no Docker
+# engine there) and starts the result.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: npm ci runs the prepare script, which compiles src/ to dist/ ----
+# ---- build: npm ci runs the prepare script, which bundles src/ into dist/ ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY src ./src
 # The npm cache lives in a BuildKit cache mount: reused between builds, never in a layer.
 RUN --mount=type=cache,target=/root/.npm npm ci
-
-# ---- prod-deps: production dependencies only, in a fresh folder ----
-# --ignore-scripts: no dependency install script runs (protobufjs's only prints a notice), and
-# our own prepare (tsc) is not wanted here: dist comes from the build stage.
-FROM ${NODE_IMAGE} AS prod-deps
-WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime
@@ -34,8 +27,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Everything owned by root and read-only to the gateway's user; the gateway writes nothing
 # (Kubernetes runs it with readOnlyRootFilesystem).
+# The bundle carries its dependencies: nothing to install, no node_modules to audit or ship.
 COPY package.json ./
-COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY protos ./protos
 # Numeric, so Kubernetes' runAsNonRoot can check it; matches runAsUser in k8s/.

@@ -144,8 +144,8 @@ function ensureDist(): void {
   };
   const cli = join(ROOT, 'dist', 'cli.js');
   if (existsSync(cli) && statSync(cli).mtimeMs >= newest(join(ROOT, 'src'))) return;
-  process.stdout.write('dist is stale: npx tsc -p tsconfig.build.json\n');
-  const r = spawnSyncOrThrow('npx', ['tsc', '-p', 'tsconfig.build.json']);
+  process.stdout.write('dist is stale: node scripts/bundle.mjs\n');
+  const r = spawnSyncOrThrow(NODE, ['scripts/bundle.mjs']);
   if (r !== 0) throw new Error('build failed');
 }
 

@@ -150,17 +150,8 @@ function mtime(file: string): number {
 /** dist/ (the CLI users run) and the browser app bundle, built when missing or older than their sources. */
 function buildIfNeeded(say: (s: string) => void): { appBuilt: boolean } {
   if (mtime(path.join(ROOT, 'dist/cli.js')) < newestMtime(path.join(ROOT, 'src'), '.ts')) {
-    say('building dist/ (tsc -p tsconfig.build.json) ...');
-    try {
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-        cwd: ROOT,
-        stdio: 'inherit',
-      });
-    } catch (e) {
-      // tsc still emits on type errors; only a missing CLI is fatal.
-      if (!existsSync(path.join(ROOT, 'dist/cli.js'))) throw new Error(`could not build dist/: ${(e as Error).message}`);
-      say('  tsc reported errors; using dist/ as built');
-    }
+    say('building dist/ (node scripts/bundle.mjs) ...');
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'inherit' });
   }
   const app = path.join(ROOT, 'examples/browser-app');
   if (!existsSync(path.join(app, 'index.html'))) return { appBuilt: false };

@@ -367,13 +367,25 @@ function buildConfig(r: Resolved): Config {
 
 let cachedVersion: string | undefined;
 
-/** The version in package.json (src/config/ and dist/config/ are both two levels below it). */
+/**
+ * The version in package.json: the nearest one up from this module that is ours. Sources sit
+ * two levels below it (src/config/), the bundle one or two (dist/cli.js, dist/chunks/).
+ */
 export function packageVersion(): string {
   if (cachedVersion === undefined) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    cachedVersion = pkg.version ?? 'unknown';
+    cachedVersion = 'unknown';
+    for (let up = '../'; up.length <= 4 * 3; up += '../') {
+      let pkg: { name?: string; version?: string };
+      try {
+        pkg = JSON.parse(readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8')) as typeof pkg;
+      } catch {
+        continue;
+      }
+      if (pkg.name === 'grpc-web-gateway') {
+        cachedVersion = pkg.version ?? 'unknown';
+        break;
+      }
+    }
   }
   return cachedVersion;
 }

@@ -1,8 +1,8 @@
-// The Dockerfile, without a Docker engine: its shape is checked, then its prod-deps and runtime
-// stages are replayed into temp folders (COPY → copies, RUN → the same shell command) and the
-// result is started the way the image's ENTRYPOINT starts it: /healthz answers, SIGTERM turns
-// /readyz 503 and then exits 0. The temp folder lies outside the repo, so any import of a
-// devDependency at run time fails here as it would in the image.
+// The Dockerfile, without a Docker engine: its shape is checked, then its runtime stage is
+// replayed into a temp folder (COPY → copies) from a build made as the build stage makes it,
+// and the result is started the way the image's ENTRYPOINT starts it: /healthz answers, SIGTERM
+// turns /readyz 503 and then exits 0. The temp folder lies outside the repo and holds no
+// node_modules, so any import the bundle does not carry fails here as it would in the image.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,28 +27,31 @@ const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
 };
 
 describe('Dockerfile shape', () => {
-  it('build → prod-deps → runtime, all on node:20-bookworm-slim, WORKDIR /app', () => {
-    expect(dockerfile.stages.map((s) => s.name)).toEqual(['build', 'prod-deps', 'runtime']);
+  it('build → runtime, both on node:20-bookworm-slim, WORKDIR /app', () => {
+    expect(dockerfile.stages.map((s) => s.name)).toEqual(['build', 'runtime']);
     for (const s of dockerfile.stages) {
       expect(s.from, s.name).toBe('node:20-bookworm-slim');
       expect(s.steps.filter((i) => i.op === 'WORKDIR').map((i) => i.args), s.name).toEqual(['/app']);
     }
   });
 
-  it('build: npm ci, whose prepare script compiles dist', () => {
+  it('build: npm ci, whose prepare script bundles dist', () => {
     const runs = stage('build').steps.filter((i) => i.op === 'RUN').map((i) => i.args);
     expect(runs.some((r) => /(^|\s)npm ci(\s|$)/.test(r) && !r.includes('--ignore-scripts'))).toBe(true);
-    expect(pkg.scripts.prepare).toBe('tsc -p tsconfig.build.json');
-    // Everything the compile reads is copied before npm ci runs.
+    expect(pkg.scripts.prepare).toBe('npm run build');
+    expect(pkg.scripts.build).toBe('node scripts/bundle.mjs && tsc -p tsconfig.build.json');
+    // Everything the build reads is copied before npm ci runs.
     const copied = stage('build').steps.filter((i) => i.op === 'COPY').flatMap((i) => parseCopy(i.args).sources);
-    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src']));
+    expect(copied).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.mjs', 'src']),
+    );
   });
 
-  it('runtime: production files only, non-root 10001, ports 8080 9901, node dist/cli.js as PID 1', () => {
+  it('runtime: the bundle only (no node_modules), non-root 10001, ports 8080 9901, node dist/cli.js as PID 1', () => {
     const rt = stage('runtime');
     expect(rt.steps.filter((i) => i.op === 'RUN')).toEqual([]); // nothing installed or built here
     const copies = rt.steps.filter((i) => i.op === 'COPY').map((i) => parseCopy(i.args));
-    expect(copies).toContainEqual({ from: 'prod-deps', sources: ['/app/node_modules'], dest: './node_modules' });
+    expect(copies.filter((c) => c.from !== undefined && c.from !== 'build')).toEqual([]);
     expect(copies).toContainEqual({ from: 'build', sources: ['/app/dist'], dest: './dist' });
     expect(copies.filter((c) => c.from === 'build').flatMap((c) => c.sources)).toEqual(['/app/dist']);
     const user = rt.steps.filter((i) => i.op === 'USER').map((i) => i.args);
@@ -111,49 +114,24 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms: number):
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('Dockerfile replay (prod-deps + runtime stages)', () => {
+describe('Dockerfile replay (runtime stage)', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'gwg-docker-'));
   const roots = new Map([
     ['build', join(tmp, 'build')],
-    ['prod-deps', join(tmp, 'prod-deps')],
     ['runtime', join(tmp, 'runtime')],
   ]);
-  // npm may use its local cache instead of asking the registry (CI machines still reach it).
-  const npmEnv = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
-  let prodDeps: { ok: boolean; log: string } = { ok: false, log: '' };
   let runtimeEnv: Record<string, string> = {};
   let child: ChildProcess | undefined;
 
   beforeAll(() => {
-    // The build stage's product: dist, compiled by the prepare script's tsc, into the temp
+    // The build stage's product: dist, bundled as the prepare script bundles it, into the temp
     // folder (the repo's own dist/ may be stale or being rebuilt by someone else).
-    const tsc = spawnSync(
-      process.execPath,
-      [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(roots.get('build')!, 'dist')],
-      { encoding: 'utf8', timeout: 300_000 },
-    );
-    if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
-
-    const pd = replayStage(stage('prod-deps'), roots.get('prod-deps')!, REPO, roots, npmEnv);
-    prodDeps = {
-      ok: pd.runs.length > 0 && pd.runs.every((r) => r.status === 0),
-      log: pd.runs.map((r) => `$ ${r.command} → ${r.status}\n${r.output}`).join('\n'),
-    };
-    if (!prodDeps.ok) {
-      // Fall back to the production dependency tree as npm resolves it in the repo's own
-      // node_modules, so the runtime checks below still run; the prod-deps test fails anyway.
-      const ls = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO, encoding: 'utf8', env: npmEnv });
-      const dirs = ls.stdout
-        .split('\n')
-        .filter((l) => l.startsWith(join(REPO, 'node_modules')))
-        .sort();
-      for (const d of dirs) {
-        const rel = d.slice(REPO.length);
-        spawnSync('mkdir', ['-p', join(roots.get('prod-deps')!, rel)]);
-        spawnSync('cp', ['-a', `${d}/.`, join(roots.get('prod-deps')!, rel)]);
-      }
-    }
-    runtimeEnv = replayStage(stage('runtime'), roots.get('runtime')!, REPO, roots, npmEnv).env;
+    const bundle = spawnSync(process.execPath, [join(REPO, 'scripts/bundle.mjs'), join(roots.get('build')!, 'dist')], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    if (bundle.status !== 0) throw new Error(`bundle failed:\n${bundle.stdout}${bundle.stderr}`);
+    runtimeEnv = replayStage(stage('runtime'), roots.get('runtime')!, REPO, roots, {}).env;
   }, 600_000);
 
   afterAll(() => {
@@ -161,29 +139,11 @@ describe('Dockerfile replay (prod-deps + runtime stages)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('prod-deps: `npm ci --omit=dev --ignore-scripts` installs from package.json + package-lock.json', (ctx) => {
-    // Known: the lock written on these machines lists other platforms' optional packages (e.g.
-    // @bufbuild/buf-darwin-arm64) without entries, and npm 11's `npm ci` refuses it. That is the
-    // lock file's problem, not the Dockerfile's: reported, and the runtime checks below use npm's
-    // own --omit=dev resolution of node_modules instead. Any other failure fails here.
-    if (!prodDeps.ok && /EUSAGE[\s\S]*Missing: \S+@ from lock file/.test(prodDeps.log)) {
-      console.warn('[dockerfile] npm ci rejects package-lock.json (optional platform packages missing); runtime checked with the npm ls --omit=dev tree');
-      ctx.skip();
-    }
-    expect(prodDeps.ok, prodDeps.log.slice(-3000)).toBe(true);
-  });
-
-  it('runtime folder: dist and production dependencies, no devDependencies', () => {
+  it('runtime folder: the bundle, package.json and protos; no node_modules', () => {
     const rt = roots.get('runtime')!;
     expect(existsSync(join(rt, 'dist/cli.js'))).toBe(true);
-    expect(existsSync(join(rt, 'package.json'))).toBe(true);
-    for (const dep of Object.keys(pkg.dependencies)) expect(existsSync(join(rt, 'node_modules', dep)), dep).toBe(true);
-    // Build and test tools stay out (some @types/* are dependencies of production packages).
-    for (const dev of ['typescript', 'vitest', 'tsx', 'esbuild', '@bufbuild/buf', 'playwright-core', 'autocannon', 'kubernetes-models']) {
-      expect(dev in pkg.devDependencies, dev).toBe(true);
-      expect(existsSync(join(rt, 'node_modules', dev)), dev).toBe(false);
-    }
-    expect(readdirSync(rt).sort()).toEqual(['dist', 'node_modules', 'package.json', 'protos']);
+    expect(existsSync(join(rt, 'dist/gateway.js'))).toBe(true);
+    expect(readdirSync(rt).sort()).toEqual(['dist', 'package.json', 'protos']);
   });
 
   it('starts as the ENTRYPOINT does, serves, and on SIGTERM turns /readyz 503, keeps serving, exits 0', async () => {
@@ -224,7 +184,7 @@ describe('Dockerfile replay (prod-deps + runtime stages)', () => {
     }
     try {
       await waitFor('/readyz 200', async () => (await status(`${adminUrl}/readyz`)) === 200, 10_000);
-      // A real gRPC-Web call through the pruned install: the backend answers UNIMPLEMENTED.
+      // A real gRPC-Web call through the bundle alone: the backend answers UNIMPLEMENTED.
       const res = await fetch(`http://127.0.0.1:${listen}/test.v1.Nothing/Call`, {
         method: 'POST',
         headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' },
