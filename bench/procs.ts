@@ -181,12 +181,44 @@ function ticksPerSecond(): number {
   return clkTck;
 }
 
-/** User + system CPU seconds the process has used so far (/proc/PID/stat utime + stime). */
+/**
+ * The process and its descendants (a --workers gateway is a primary and its workers): every
+ * figure below is summed over them, so one process and a process tree compare alike.
+ */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const c of children.trim().split(/\s+/)) if (c) out.push(Number(c));
+  }
+  return out;
+}
+
+function sumTree(pid: number, f: (p: number) => number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += f(p);
+    } catch {
+      // a worker that exited between the listing and the read
+    }
+  }
+  return sum;
+}
+
+/** CPU seconds (user + system) used so far by the process and its descendants. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond();
+  return sumTree(pid, (p) => {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond();
+  });
 }
 
 function statusKiB(pid: number, field: string): number {
@@ -195,20 +227,23 @@ function statusKiB(pid: number, field: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Resident set size now, MiB (VmRSS). */
+/** Resident set size now, MiB (VmRSS), of the process and its descendants. */
 export function rssMiB(pid: number): number {
-  return statusKiB(pid, 'VmRSS') / 1024;
+  return sumTree(pid, (p) => statusKiB(p, 'VmRSS')) / 1024;
 }
 
-/** Peak resident set size since start or the last resetPeak, MiB (VmHWM). */
+/**
+ * Peak resident set size since start or the last resetPeak, MiB (VmHWM): for a process tree,
+ * the sum of each process's peak (an upper bound: the peaks need not coincide).
+ */
 export function peakRssMiB(pid: number): number {
-  return statusKiB(pid, 'VmHWM') / 1024;
+  return sumTree(pid, (p) => statusKiB(p, 'VmHWM')) / 1024;
 }
 
 /** Resets VmHWM to the current RSS (Linux ≥ 4.0: "5" > /proc/PID/clear_refs). False if refused. */
 export function resetPeak(pid: number): boolean {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const p of processTree(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
     return true;
   } catch {
     return false;
