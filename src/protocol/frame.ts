@@ -37,10 +37,25 @@ export function frameHeader(flags: number, length: number): Buffer {
 
 /** Header + message in a single allocation and a single copy (one socket write per message). */
 export function encodeMessageFrame(message: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  writeFrameHeader(frame, 0, 0, message.length);
-  message.copy(frame, FRAME_HEADER_BYTES);
-  return frame;
+  return encodeMessageFrames([message], FRAME_HEADER_BYTES + message.length);
+}
+
+/**
+ * Several messages as consecutive frames in one buffer: one allocation and one copy per message
+ * for a whole batch, which then leaves as a single socket write (and, over HTTP/1.1, as a single
+ * chunk of the chunked encoding instead of one per message). `framedBytes` must be the sum of
+ * FRAME_HEADER_BYTES + length over `messages` (the caller tracks it as it collects them).
+ */
+export function encodeMessageFrames(messages: readonly Buffer[], framedBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(framedBytes);
+  let offset = 0;
+  for (const message of messages) {
+    writeFrameHeader(out, offset, 0, message.length);
+    message.copy(out, offset + FRAME_HEADER_BYTES);
+    offset += FRAME_HEADER_BYTES + message.length;
+  }
+  if (offset !== framedBytes) throw new RangeError(`framedBytes ${framedBytes} does not match the messages (${offset})`);
+  return out;
 }
 
 /**

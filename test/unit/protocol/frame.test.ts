@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   encodeMessageFrame,
+  encodeMessageFrames,
   FLAG_COMPRESSED,
   FLAG_TRAILER,
   FRAME_HEADER_BYTES,
@@ -58,6 +59,22 @@ describe('frame encoding', () => {
   it('encodeMessageFrame = header + message', () => {
     expect([...encodeMessageFrame(Buffer.from([9, 8, 7]))]).toEqual([0, 0, 0, 0, 3, 9, 8, 7]);
     expect([...encodeMessageFrame(Buffer.alloc(0))]).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('encodeMessageFrames = the frames of every message, back to back, decodable again', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), (arrays) => {
+        const messages = arrays.map((a) => Buffer.from(a));
+        const framed = messages.reduce((n, m) => n + FRAME_HEADER_BYTES + m.length, 0);
+        const out = encodeMessageFrames(messages, framed);
+        expect(out).toEqual(Buffer.concat(messages.map((m) => frame(0, m))));
+        expect(new FrameDecoder(1024).push(out).map((f) => f.data)).toEqual(messages);
+      }),
+    );
+  });
+
+  it('encodeMessageFrames refuses a size that does not match the messages', () => {
+    expect(() => encodeMessageFrames([Buffer.alloc(3)], 9)).toThrow(RangeError);
   });
 });
 
