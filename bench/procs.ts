@@ -249,3 +249,30 @@ export function resetPeak(pid: number): boolean {
     return false;
   }
 }
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat "cpu" line, in ticks). */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits until the machine is quiet (under `maxBusy` of all cores busy over a 250 ms window),
+ * at most `limitMs`: what the previous step left running (GC, closing connections, another
+ * process's idle-time work) must not be measured as the next step's contention. Returns the
+ * last window's busy fraction.
+ */
+export async function settle(maxBusy = 0.15, limitMs = 3000): Promise<number> {
+  const end = Date.now() + limitMs;
+  let busy = 1;
+  while (Date.now() < end) {
+    const a = machineTicks();
+    await new Promise((r) => setTimeout(r, 250));
+    const b = machineTicks();
+    busy = b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
+    if (busy < maxBusy) break;
+  }
+  return busy;
+}

@@ -25,6 +25,7 @@ import {
   resetPeak,
   rssMiB,
   runTool,
+  settle,
 } from './procs.js';
 import { median, percentile } from './stats.js';
 
@@ -421,6 +422,8 @@ async function measure(
   backend: Service,
   run: () => Promise<LoadResult | StreamResult>,
 ): Promise<Sample> {
+  // Start each step on a quiet machine (what the last one left running is not this one's).
+  await settle();
   const pid = proxy?.svc.pid;
   let sampledPeak = 0;
   let resetOk = false;

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import type { EndpointsView } from '../../src/admin/endpoints.js';
 import { nodeClient, type EchoClient } from '../support/clients.js';
+import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
 import { spawnGateway, waitForStatus, type GatewayProcess } from '../support/gateway-process.js';
 import { sleep } from '../support/load.js';
 import { freePort } from '../support/ports.js';
@@ -13,7 +14,10 @@ import { freePort } from '../support/ports.js';
 let pods: EchoPod[] = [];
 let gateway: GatewayProcess | null = null;
 let blocker: Server | null = null;
+let dns: DnsProcess | null = null;
 afterEach(async () => {
+  await dns?.stop();
+  dns = null;
   gateway?.kill('SIGKILL');
   // The workers leave by themselves when their primary's IPC channel closes.
   await Promise.all(pods.map((p) => p.close()));
@@ -25,6 +29,7 @@ afterEach(async () => {
 
 interface LogLine {
   msg: string;
+  endpoint?: string;
   worker?: number;
   role?: string;
   pid?: number;
@@ -115,6 +120,41 @@ describe('--workers 2', () => {
     // Pod states are the same in every worker: merged, not added.
     expect(metricSum(metrics, 'grpcweb_upstream_endpoints', 'state="READY"')).toBe(2);
     expect(metricSum(metrics, 'grpcweb_gateway_info')).toBe(1);
+  });
+
+  it('every worker resolves the headless Service itself: a Pod added to DNS gets calls from both', async () => {
+    const first = await startEchoPod({ host: '127.0.0.2', port: 0 });
+    const port = Number(first.address.split(':')[1]);
+    pods = [first];
+    dns = await spawnHeadlessDns();
+    const name = 'echo-headless.workers.svc.cluster.local';
+    await dns.set(name, ['127.0.0.2'], 1);
+    const http = await freePort();
+    gateway = spawnGateway([
+      '--listen', `127.0.0.1:${http}`,
+      '--admin', `127.0.0.1:${await freePort()}`,
+      '--upstream', `dns:///${name}:${port}`,
+      '--dns-server', `${dns.address.host}:${dns.address.port}`,
+      '--resolve-interval', '300ms',
+      '--workers', '2',
+      '--log-level', 'info',
+    ]);
+    await waitForLog(gateway, (l) => l.msg === 'worker listening' && l.worker === 1);
+    await waitForLog(gateway, (l) => l.msg === 'worker listening' && l.worker === 2);
+    const client = nodeClient('connect', `http://127.0.0.1:${http}`);
+    expect(await calls(client, 100, 8)).toEqual([]);
+
+    pods.push(await startEchoPod({ host: '127.0.0.3', port }));
+    await dns.set(name, ['127.0.0.2', '127.0.0.3'], 1);
+    const added = Date.now();
+    // Calls on several connections (so on both workers) until each worker has sent one to the new Pod.
+    const newPod = `127.0.0.3:${port}`;
+    const workersOnNewPod = () =>
+      new Set(logLines(gateway!).filter((l) => l.msg === 'call' && l.endpoint === newPod).map((l) => l.worker));
+    while (workersOnNewPod().size < 2 && Date.now() - added < 5000) expect(await calls(client, 40, 8)).toEqual([]);
+    expect([...workersOnNewPod()].sort()).toEqual([1, 2]);
+    // Within about one resolve interval per worker, not a fixed schedule: generous on a busy machine.
+    expect(Date.now() - added).toBeLessThan(3000);
   });
 
   it('restarts a worker that dies and keeps serving, still ready', async () => {
