@@ -1,9 +1,9 @@
 // dist/ as users run it: src/ bundled with its dependencies by esbuild into a few ES modules
 // (dist/cli.js, dist/gateway.js and shared chunks), minified, with source maps beside them.
 //
-// Why a bundle: loading fastify, grpc-js, prom-client and pino as ~400 separate modules keeps
+// Why a bundle: loading fastify, grpc-js, prom-client and pino as ~600 separate modules keeps
 // each module's wrapper, source text and resolution state alive; as one minified graph the
-// gateway starts in ~20 MiB less RSS (see the Performance section of README.md). The image then
+// gateway idles in 15-20 MiB less RSS (see the Performance section of README.md). The image then
 // needs no node_modules at all. Types: `tsc -p tsconfig.build.json` (declarations only) then writes dist/**/*.d.ts.
 //
 //   node scripts/bundle.mjs [OUTDIR]   (default dist/; part of `npm run build` and of `prepare`)
