@@ -99,9 +99,12 @@ describe('--workers 2', () => {
     const failures = await calls(nodeClient('connect', baseUrl), 300, 16);
     expect(failures).toEqual([]);
 
-    // Each access-log line names its worker: both took calls.
+    // Each access-log line names its worker: both took calls. The lines travel through the
+    // workers' stdout pipes, so the last ones may arrive a moment after the last answer.
+    const callLines = () => logLines(gateway!).filter((l) => l.msg === 'call' && l.worker !== undefined);
+    for (const end = Date.now() + 5000; callLines().length < 300 && Date.now() < end; ) await sleep(25);
     const perWorker = new Map<number, number>();
-    for (const l of logLines(gateway!)) if (l.msg === 'call' && l.worker !== undefined) perWorker.set(l.worker, (perWorker.get(l.worker) ?? 0) + 1);
+    for (const l of callLines()) perWorker.set(l.worker!, (perWorker.get(l.worker!) ?? 0) + 1);
     expect([...perWorker.keys()].sort()).toEqual([1, 2]);
     expect([...perWorker.values()].reduce((a, b) => a + b, 0)).toBe(300);
 

@@ -28,8 +28,10 @@ export function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}): Gatew
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // 'close', not 'exit': by then stdout and stderr are drained too, so output() holds every line
+  // the process (and, with --workers, its workers) wrote.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       live.delete(child);
       resolve({ code, signal });
     }),
