@@ -93,7 +93,7 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
   };
 
   const fork = (index: number, backoffMs: number): void => {
-    const worker = cluster.fork({ GWG_WORKER_INDEX: String(index) });
+    const worker = cluster.fork();
     const slot: Slot = { index, worker, listening: false, startedAt: Date.now(), backoffMs };
     slots[index] = slot;
     worker.on('message', (m: unknown) => questions.onMessage(m));
@@ -119,9 +119,11 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
       const calm = Date.now() - slot.startedAt > CALM_MS;
       const wait = calm ? RESTART_BACKOFF_MS[0] : slot.backoffMs;
       logger.error({ worker: worker.id, code, signal, restartInMs: wait }, 'worker died; restarting it');
+      // Not unref'd: without an admin listener this timer may be all that keeps the primary
+      // alive while every worker is down. (The primary ends by process.exit, not by running dry.)
       setTimeout(() => {
         if (!stopping) fork(index, Math.min(RESTART_BACKOFF_MS[1], wait * 2));
-      }, wait).unref();
+      }, wait);
     });
   };
 
