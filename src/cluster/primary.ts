@@ -57,7 +57,14 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
       // its upstreams once. A worker restarted later does not make the gateway unready.
       if (readyOnce) return null;
       if (slots.length < workers || slots.some((s) => !s.listening)) return 'workers are starting';
-      const reasons = await askAll((w) => questions.ask(w, 'ready'));
+      let reasons: Array<string | null>;
+      try {
+        reasons = await askAll((w) => questions.ask(w, 'ready'));
+      } catch (error) {
+        // A worker between its listener and its IPC answers, or one that just died: not ready
+        // yet (503 with the reason), rather than an error.
+        return (error as Error).message;
+      }
       const reason = reasons.find((r) => r !== null);
       if (reason) return reason;
       readyOnce = true;
