@@ -333,10 +333,10 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
         cls.toggle('connecting', !e.draining && e.state === 'CONNECTING');
         cls.toggle('failing', !e.draining && e.state === 'TRANSIENT_FAILURE');
         cls.toggle('idle', !e.draining && (e.state === 'IDLE' || e.state === 'SHUTDOWN'));
-        p.st.textContent = e.draining ? 'draining' : e.healthy === false ? 'unhealthy' : isNew ? 'new' : e.state === 'TRANSIENT_FAILURE' ? 'failing' : e.state.toLowerCase();
+        p.st.textContent = e.draining ? 'draining' : e.healthy === false ? (e.inRotation ? 'unhealthy (panic)' : 'unhealthy') : isNew ? 'new' : e.state === 'TRANSIENT_FAILURE' ? 'failing' : e.state.toLowerCase();
         p.el.setAttribute('data-state', e.draining ? 'DRAINING' : e.state);
         p.el.setAttribute('data-address', e.address);
-        if (e.state === 'READY' && !e.draining) ready++;
+        if (e.inRotation) ready++;
         if (e.draining) draining++;
         pods++;
       });
@@ -344,8 +344,9 @@ export const DASHBOARD_HTML = /* html */ `<!doctype html>
       ue.el.setAttribute('data-upstream', u.name);
       // 4. the card's header facts
       ue.facts.textContent = '';
-      var upReady = u.endpoints.filter(function (e) { return e.state === 'READY' && !e.draining; }).length;
-      fact(ue.facts, 'Pods ready', upReady + ' / ' + u.endpoints.length, upReady === 0);
+      var upReady = u.endpoints.filter(function (e) { return e.inRotation; }).length;
+      fact(ue.facts, 'Pods in rotation', upReady + ' / ' + u.endpoints.length, upReady === 0);
+      if (u.panic) fact(ue.facts, 'panic', 'every Pod fails its health checks; serving through them', true);
       fact(ue.facts, 'calls/s', fmtRate(upRate));
       fact(ue.facts, 'retries', fmtInt(u.retries));
       if (u.kind === 'dns') {

@@ -16,10 +16,16 @@ export interface UpstreamView {
   target: string;
   kind: 'static' | 'dns';
   balancer: string;
-  /** At least one Pod is READY and not draining. */
+  /** At least one Pod is in rotation (see EndpointSnapshot.inRotation). */
   ready: boolean;
-  /** Calls sent again to another Pod after one that never received them (a counter). */
+  /** Every Pod in rotation fails its health checks and serves anyway (panic mode). */
+  panic: boolean;
+  /** Calls sent again to another Pod (a counter): never processed, or by the --retry-on policy. */
   retries: number;
+  /** Of those, the --retry-on policy's. */
+  policyRetries: number;
+  /** Policy retries the retry budget refused (a counter). */
+  retryBudgetExhausted: number;
   resolver: {
     lookups: number;
     failures: number;
@@ -71,8 +77,11 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
         target: s.target,
         kind: s.kind,
         balancer: s.balancer,
-        ready: s.endpoints.some((e) => e.state === 'READY' && !e.draining && e.healthy),
+        ready: s.endpoints.some((e) => e.inRotation),
+        panic: s.panic,
         retries: s.retries,
+        policyRetries: s.policyRetries,
+        retryBudgetExhausted: s.retryBudgetExhausted,
         resolver: {
           lookups: s.resolver.lookups,
           failures: s.resolver.failures,
@@ -84,6 +93,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
           state: e.state,
           draining: e.draining,
           healthy: e.healthy,
+          inRotation: e.inRotation,
           connections: e.connections,
           calls: e.calls,
           failures: e.failures,

@@ -236,12 +236,9 @@ export class GatewayMetrics implements CallObserver {
     );
     snapshotGauge(
       'grpcweb_endpoint_up',
-      '1 when the Pod takes new calls (READY, not draining, passing health checks), else 0',
+      '1 when the Pod is in rotation (takes new calls: READY, not draining, passing health checks or in panic mode), else 0',
       ['upstream', 'endpoint'],
-      (g) =>
-        eachEndpoint(snapshots, (s, e) =>
-          g.set({ upstream: s.name, endpoint: e.address }, e.state === 'READY' && !e.draining && e.healthy ? 1 : 0),
-        ),
+      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.inRotation ? 1 : 0)),
     );
     snapshotGauge(
       'grpcweb_endpoint_state',
@@ -260,10 +257,21 @@ export class GatewayMetrics implements CallObserver {
     );
     snapshotCounter(
       'grpcweb_retries_total',
-      'Calls sent again to another Pod after one that never received them',
+      'Calls sent again to another Pod: kind="transparent" when the Pod provably never processed them, kind="policy" by --retry-on',
+      ['upstream', 'kind'],
+      (c) => {
+        for (const s of snapshots) {
+          c.inc({ upstream: s.name, kind: 'transparent' }, s.retries - s.policyRetries);
+          c.inc({ upstream: s.name, kind: 'policy' }, s.policyRetries);
+        }
+      },
+    );
+    snapshotCounter(
+      'grpcweb_retry_budget_exhausted_total',
+      'Retries --retry-on asked for but the retry budget refused (--retry-budget)',
       ['upstream'],
       (c) => {
-        for (const s of snapshots) c.inc({ upstream: s.name }, s.retries);
+        for (const s of snapshots) c.inc({ upstream: s.name }, s.retryBudgetExhausted);
       },
     );
     snapshotCounter('grpcweb_dns_lookups_total', 'DNS lookups of dns:/// targets', ['upstream'], (c) => {

@@ -30,6 +30,7 @@ function mergeEndpoint(a: EndpointView, b: EndpointView): EndpointView {
     // Draining (gone from DNS) only once every worker has seen it go.
     draining: a.draining && b.draining,
     healthy: a.healthy || b.healthy,
+    inRotation: a.inRotation || b.inRotation,
     connections: a.connections + b.connections,
     calls: a.calls + b.calls,
     failures: a.failures + b.failures,
@@ -52,7 +53,10 @@ function mergeUpstream(a: UpstreamView, b: UpstreamView): UpstreamView {
     kind: a.kind,
     balancer: a.balancer,
     ready: a.ready || b.ready,
+    panic: a.panic || b.panic,
     retries: a.retries + b.retries,
+    policyRetries: a.policyRetries + b.policyRetries,
+    retryBudgetExhausted: a.retryBudgetExhausted + b.retryBudgetExhausted,
     resolver: {
       lookups: a.resolver.lookups + b.resolver.lookups,
       failures: a.resolver.failures + b.resolver.failures,

@@ -314,6 +314,23 @@ function buildConfig(r: Resolved): Config {
     }
   }
 
+  const retryOn = r.opt(S.retryOn);
+  const retryMethods = r.all(S.retryMethods);
+  if (retryOn !== undefined && retryMethods.length === 0) {
+    fail(
+      r.label(S.retryOn),
+      'retries answers the handler may have produced: name the idempotent methods it applies to with --retry-methods PREFIX',
+    );
+  }
+  if (retryOn === undefined && retryMethods.length > 0) {
+    fail(r.label(S.retryMethods), 'has no effect without --retry-on CODES');
+  }
+  const retryBackoffMs = r.one(S.retryBackoff);
+  const retryMaxBackoffMs = r.one(S.retryMaxBackoff);
+  if (retryMaxBackoffMs < retryBackoffMs) {
+    fail(r.label(S.retryMaxBackoff), `is shorter than retry-backoff (${formatDuration(retryBackoffMs)})`);
+  }
+
   return {
     listen: r.one(S.listen),
     admin: r.one(S.admin),
@@ -342,6 +359,17 @@ function buildConfig(r: Resolved): Config {
       keepaliveTimeMs: r.one(S.upstreamKeepalive),
       keepaliveTimeoutMs: r.one(S.upstreamKeepaliveTimeout),
       maxRetries: r.one(S.maxRetries),
+      retryPolicy:
+        retryOn === undefined
+          ? null
+          : {
+              codes: retryOn,
+              methods: [...new Set(retryMethods)],
+              maxAttempts: r.one(S.retryAttempts),
+              initialBackoffMs: retryBackoffMs,
+              maxBackoffMs: retryMaxBackoffMs,
+              budgetPercent: r.one(S.retryBudget),
+            },
       streamsPerConnection: r.one(S.streamsPerConnection),
       maxConnectionsPerEndpoint: r.one(S.maxConnectionsPerPod),
       drainTimeoutMs: r.one(S.podDrainTimeout),

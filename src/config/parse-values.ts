@@ -313,3 +313,38 @@ export function parseChoice<T extends string>(s: string, choices: readonly T[]):
   if ((choices as readonly string[]).includes(t)) return t as T;
   throw new Error(`'${s}' is not one of ${choices.join(', ')}`);
 }
+
+/** gRPC status code names (doc/statuscodes.md), in code order, as flags spell them. */
+const STATUS_CODE_NAMES = [
+  'ok', 'cancelled', 'unknown', 'invalid-argument', 'deadline-exceeded', 'not-found', 'already-exists',
+  'permission-denied', 'resource-exhausted', 'failed-precondition', 'aborted', 'out-of-range', 'unimplemented',
+  'internal', 'unavailable', 'data-loss', 'unauthenticated',
+];
+
+/**
+ * "unavailable,resource-exhausted" → [14, 8]. Names in kebab or SCREAMING_SNAKE case, or numbers.
+ * OK is refused: it is not a failure to retry.
+ */
+export function parseStatusCodes(s: string): number[] {
+  const codes: number[] = [];
+  for (const part of s.split(',')) {
+    const word = part.trim().toLowerCase().replace(/_/g, '-');
+    if (word === '') continue;
+    const code = /^\d+$/.test(word) ? Number(word) : STATUS_CODE_NAMES.indexOf(word);
+    if (!(code > 0 && code < STATUS_CODE_NAMES.length)) {
+      throw new Error(`'${part.trim()}' is not a gRPC status code other than ok (e.g. unavailable, resource-exhausted, 14)`);
+    }
+    if (!codes.includes(code)) codes.push(code);
+  }
+  if (codes.length === 0) throw new Error('no status code given (e.g. unavailable,resource-exhausted)');
+  return codes;
+}
+
+/** A gRPC method path prefix: "/pkg.Service/" or "/pkg.Service/Method". */
+export function parseMethodPrefix(s: string): string {
+  const text = s.trim();
+  if (!/^\/[^/\s]+\/[^/\s]*$/.test(text)) {
+    throw new Error(`'${s}' is not a gRPC method prefix (/package.Service/ or /package.Service/Method)`);
+  }
+  return text;
+}

@@ -58,8 +58,10 @@ export interface UpstreamOptions {
   /** HTTP/2 keepalive ping interval on upstream connections with calls in flight. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
-  /** Transparent retries, on another endpoint, of calls the upstream never received. */
+  /** Transparent retries, on another endpoint, of calls the Pod provably never processed. */
   maxRetries: number;
+  /** Retries of answers the application gave (--retry-on); null: none (the default). */
+  retryPolicy: RetryPolicyConfig | null;
   /** In-flight calls per connection above which another connection to the same Pod is opened. */
   streamsPerConnection: number;
   /** At most this many connections to one Pod. */
@@ -69,6 +71,20 @@ export interface UpstreamOptions {
   /** Active health checks (grpc.health.v1 Check) per Pod; 0 = off. */
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;
+}
+
+/** --retry-on and friends: like a gRPC service config's retryPolicy, for idempotent methods only. */
+export interface RetryPolicyConfig {
+  /** gRPC status codes (numbers) whose answers are retried. */
+  codes: number[];
+  /** gRPC path prefixes of the methods the user declares idempotent. */
+  methods: string[];
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Retries in progress may be at most this percent of the calls in progress (at least 3). */
+  budgetPercent: number;
 }
 
 export interface DnsConfig {

@@ -143,7 +143,7 @@ export class Exchange implements CallListener {
         method: this.x.method,
         metadata: this.x.metadata,
         deadline: this.x.deadline,
-        messages: this.messages,
+        message: this.messages[0] ?? Buffer.alloc(0),
       },
       this,
     );
@@ -257,7 +257,7 @@ export class Exchange implements CallListener {
     if (!this.finished) this.upstreamCall!.requestNext();
   };
 
-  onStatus(status: StatusObject, endpoint: string | undefined): void {
+  onStatus(status: StatusObject, endpoint: string | undefined, note?: string): void {
     if (this.finished) {
       // The client left first; this is the cancellation coming back.
       this.logCall(Status.CANCELLED, 'client went away', endpoint, 'info');
@@ -292,7 +292,7 @@ export class Exchange implements CallListener {
       this.corked = false;
       res.end(trailer);
     }
-    this.logCall(status.code, status.details, endpoint, 'info');
+    this.logCall(status.code, status.details, endpoint, 'info', note);
   }
 
   private sendHeaders(): void {
@@ -315,7 +315,8 @@ export class Exchange implements CallListener {
     else this.logCall(Status.CANCELLED, 'client went away before sending the whole request', undefined, 'info');
   };
 
-  private logCall(code: number, message: string, endpoint: string | undefined, level: 'info' | 'warn'): void {
+  /** `note`: what the upstream side knows and the client is not told (see CallListener.onStatus). */
+  private logCall(code: number, message: string, endpoint: string | undefined, level: 'info' | 'warn', note?: string): void {
     const durationMs = performance.now() - this.started;
     const x = this.x;
     x.settings.observer.callEnded({
@@ -333,6 +334,7 @@ export class Exchange implements CallListener {
       method: x.method,
       grpcStatus: code,
       grpcMessage: code === 0 ? undefined : message,
+      note,
       durationMs: Math.round(durationMs * 1000) / 1000,
       endpoint,
       bytesIn: this.bytesIn,

@@ -127,12 +127,14 @@ export class Endpoint {
     this.state = 'SHUTDOWN';
   }
 
-  snapshot(): EndpointSnapshot {
+  /** `inRotation` is the pool's verdict (it alone knows about panic mode). */
+  snapshot(inRotation: boolean): EndpointSnapshot {
     return {
       address: this.address,
       state: this.state,
       draining: this.draining,
       healthy: this.healthy,
+      inRotation,
       connections: this.connections.length,
       calls: this.calls,
       failures: this.failures,

@@ -1,52 +1,65 @@
-import { Metadata, status as Status, type Channel, type StatusObject } from '@grpc/grpc-js';
+import { status as Status, type Channel, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { Connection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
+import { backoffMs, coversMethod, neverProcessed, serverPushback, type RetryPolicy } from './retry/index.js';
+import { NO_READY_BACKEND, clientStatus, gatewayStatus } from './status-text.js';
 import type { CallListener, CallRequest, UpstreamCall } from './types.js';
 
 /** grpc-js's low-level call (not exported by name): no interceptors, no (de)serializers. */
 type Call = ReturnType<Channel['createCall']>;
 
+/** Why a call was sent again: the Pod never processed it, or the user's retry policy. */
+export type RetryKind = 'transparent' | 'policy';
+
 /** What a call needs from its pool; narrow so the call logic can be read on its own. */
 export interface CallHost {
   readonly name: string;
+  /** Transparent retries allowed per call (--max-retries). */
   readonly maxRetries: number;
+  readonly retryPolicy: RetryPolicy | null;
   readonly connectTimeoutMs: number;
-  /** A READY endpoint, avoiding `exclude` when possible. */
+  readonly closing: boolean;
+  /** A call in rotation, avoiding `exclude` when possible. */
   pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined;
-  /** Park the call until an endpoint is READY (the host calls `retryStart`). */
+  /** The call has started / ended (whatever happened to its attempts). */
+  callStarted(call: PoolCall): void;
+  callEnded(call: PoolCall): void;
+  /** Park the call until an endpoint is in rotation (the host calls `retryStart`). */
   park(call: PoolCall): void;
   unpark(call: PoolCall): void;
   attemptStarted(endpoint: Endpoint, call: PoolCall): void;
   attemptEnded(endpoint: Endpoint, call: PoolCall, code: number): void;
-  retried(endpoint: Endpoint, status: StatusObject): void;
-  readonly closing: boolean;
-}
-
-/**
- * A failure the Pod never acted on: nothing came back (no headers, no message) and the
- * transport, not the application, ended it: connection refused or reset, REFUSED_STREAM,
- * a stream above a GOAWAY's last id, or no connection at all. Safe to send elsewhere.
- */
-function neverReachedApplication(status: StatusObject): boolean {
-  if (status.code === Status.UNAVAILABLE) return true;
-  // grpc-js: the picked connection died between the pick and the stream's creation.
-  return status.code === Status.INTERNAL && status.details.startsWith('Failed to start HTTP/2 stream');
+  /** A slot in the retry budget for a policy retry; false when the budget is spent. */
+  acquireRetry(): boolean;
+  releaseRetry(): void;
+  retried(endpoint: Endpoint, status: StatusObject, kind: RetryKind): void;
 }
 
 /**
  * One gateway call, over one or more attempts. Implements grpc-js's listener interface
  * itself, so an attempt allocates no closures.
+ *
+ * An attempt is sent again only when the Pod provably never processed it (./retry/transparent.ts),
+ * or when the user's retry policy covers the method and the status, nothing came back before the
+ * status, and the retry budget allows it.
  */
 export class PoolCall implements UpstreamCall {
   private call: Call | null = null;
   private endpoint: Endpoint | null = null;
   private connection: Connection | null = null;
   private tried: Set<Endpoint> | undefined;
-  private attempts = 0;
+  private transparentRetries = 0;
+  /** Attempts the retry policy has made, the first included. */
+  private policyAttempts = 1;
+  private holdsRetrySlot = false;
+  /** Response headers or a message came back: the Pod processed the call. */
   private received = false;
   private finished = false;
   private cancelled = false;
   private parkTimer: NodeJS.Timeout | null = null;
+  /** The park timer stands for the call's own deadline (not --connect-timeout). */
+  private parkedUntilDeadline = false;
+  private backoffTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly host: CallHost,
@@ -55,6 +68,7 @@ export class PoolCall implements UpstreamCall {
   ) {}
 
   start(): void {
+    this.host.callStarted(this);
     if (this.host.closing) {
       this.finish(Status.UNAVAILABLE, 'gateway is shutting down');
       return;
@@ -62,7 +76,7 @@ export class PoolCall implements UpstreamCall {
     this.retryStart();
   }
 
-  /** Start an attempt on a READY endpoint, or park until one is. */
+  /** Start an attempt on an endpoint in rotation, or park until one is. */
   retryStart(): void {
     if (this.finished) return;
     if (Date.now() >= this.request.deadline) {
@@ -76,7 +90,6 @@ export class PoolCall implements UpstreamCall {
       return;
     }
     this.unparkTimer();
-    this.attempts++;
     this.endpoint = endpoint;
     this.connection = connection;
     connection.inFlight++;
@@ -84,27 +97,35 @@ export class PoolCall implements UpstreamCall {
     const call = connection.channel.createCall(this.request.method, this.request.deadline, null, null, null);
     this.call = call;
     call.start(this.request.metadata, this);
-    for (const message of this.request.messages) call.sendMessageWithContext({}, message);
+    call.sendMessageWithContext({}, this.request.message);
     call.halfClose();
     call.startRead();
   }
 
   private park(): void {
     if (this.parkTimer) return; // already parked; the pool woke us too early
-    const wait = Math.min(this.host.connectTimeoutMs, this.request.deadline - Date.now());
+    const untilDeadline = this.request.deadline - Date.now();
+    // Decided now, not when the timer fires: timers fire a little early or late, and a wait
+    // cut by the call's own deadline must end DEADLINE_EXCEEDED every time.
+    this.parkedUntilDeadline = untilDeadline <= this.host.connectTimeoutMs;
     this.host.park(this);
-    this.parkTimer = setTimeout(() => {
-      this.parkTimer = null;
-      this.host.unpark(this);
-      if (Date.now() >= this.request.deadline) {
-        this.finish(Status.DEADLINE_EXCEEDED, 'Deadline exceeded while waiting for a ready Pod');
-      } else {
-        this.finish(
-          Status.UNAVAILABLE,
-          `no ready Pod for upstream ${this.host.name} within ${this.host.connectTimeoutMs} ms`,
-        );
-      }
-    }, Math.max(0, wait));
+    this.parkTimer = setTimeout(
+      () => {
+        this.parkTimer = null;
+        this.host.unpark(this);
+        if (this.parkedUntilDeadline) {
+          this.finish(Status.DEADLINE_EXCEEDED, 'Deadline exceeded while waiting for a ready Pod');
+        } else {
+          // The upstream's name stays in the log, not in what the client reads.
+          this.finish(
+            Status.UNAVAILABLE,
+            NO_READY_BACKEND,
+            `no Pod of upstream ${this.host.name} in rotation within --connect-timeout (${this.host.connectTimeoutMs} ms)`,
+          );
+        }
+      },
+      Math.max(0, Math.min(this.host.connectTimeoutMs, untilDeadline)),
+    );
   }
 
   private unparkTimer(): void {
@@ -131,21 +152,49 @@ export class PoolCall implements UpstreamCall {
     this.connection!.inFlight--;
     this.call = null;
     this.host.attemptEnded(endpoint, this, status.code);
-    if (
-      !this.cancelled &&
-      !this.received &&
-      this.attempts <= this.host.maxRetries &&
-      !this.host.closing &&
-      neverReachedApplication(status) &&
-      Date.now() < this.request.deadline
-    ) {
-      (this.tried ??= new Set()).add(endpoint);
-      this.host.retried(endpoint, status);
-      this.retryStart();
+    if (!this.cancelled && !this.host.closing && Date.now() < this.request.deadline && this.retry(endpoint, status)) {
       return;
     }
-    this.finished = true;
-    this.listener.onStatus(status, endpoint.address);
+    const shown = clientStatus(status, this.received);
+    this.end(shown.status, endpoint.address, shown.note);
+  }
+
+  /** Sends the call again if that is safe or asked for; false when the status stands. */
+  private retry(endpoint: Endpoint, status: StatusObject): boolean {
+    if (neverProcessed(status, this.received)) {
+      if (this.transparentRetries >= this.host.maxRetries) return false;
+      this.transparentRetries++;
+      (this.tried ??= new Set()).add(endpoint);
+      this.host.retried(endpoint, status, 'transparent');
+      this.retryStart();
+      return true;
+    }
+    const policy = this.host.retryPolicy;
+    if (
+      policy === null ||
+      this.received ||
+      !policy.codes.has(status.code) ||
+      this.policyAttempts >= policy.maxAttempts ||
+      !coversMethod(policy, this.request.method)
+    ) {
+      return false;
+    }
+    const pushback = serverPushback(status.metadata);
+    if (pushback === 'stop') return false;
+    const delay = pushback ?? backoffMs(policy, this.policyAttempts);
+    if (Date.now() + delay >= this.request.deadline) return false;
+    if (!this.holdsRetrySlot) {
+      if (!this.host.acquireRetry()) return false;
+      this.holdsRetrySlot = true;
+    }
+    this.policyAttempts++;
+    (this.tried ??= new Set()).add(endpoint);
+    this.host.retried(endpoint, status, 'policy');
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      this.retryStart();
+    }, delay);
+    return true;
   }
 
   // ---- UpstreamCall ---------------------------------------------------------------
@@ -157,7 +206,7 @@ export class PoolCall implements UpstreamCall {
     this.cancelWith(Status.CANCELLED, 'Cancelled by the client');
   }
 
-  /** Also used by the pool to end calls on a Pod whose drain timed out. */
+  /** Also used by the pool to end calls on a Pod whose drain timed out, and at shutdown. */
   cancelWith(code: Status, details: string): void {
     if (this.finished) return;
     this.cancelled = true;
@@ -169,9 +218,23 @@ export class PoolCall implements UpstreamCall {
     }
   }
 
-  private finish(code: Status, details: string): void {
+  /** Ends the call with a status of the gateway's own; `note` is for the log only. */
+  private finish(code: Status, details: string, note?: string): void {
+    this.end(gatewayStatus(code, details), this.endpoint?.address, note);
+  }
+
+  private end(status: StatusObject, endpoint: string | undefined, note?: string): void {
     if (this.finished) return;
     this.finished = true;
-    this.listener.onStatus({ code, details, metadata: new Metadata() }, this.endpoint?.address);
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = null;
+    }
+    if (this.holdsRetrySlot) {
+      this.holdsRetrySlot = false;
+      this.host.releaseRetry();
+    }
+    this.host.callEnded(this);
+    this.listener.onStatus(status, endpoint, note);
   }
 }

@@ -4,7 +4,8 @@ import { createBalancer, type Balancer } from './balancer/index.js';
 import { channelOptions, grpcTarget } from './connection.js';
 import { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
-import { PoolCall, type CallHost } from './pool-call.js';
+import { PoolCall, type CallHost, type RetryKind } from './pool-call.js';
+import { RetryBudget, retryPolicy, type RetryPolicy } from './retry/index.js';
 import type {
   CallListener,
   CallRequest,
@@ -46,14 +47,24 @@ function addressKey(a: ResolvedAddress): string {
 export class PodPool implements Upstream, CallHost {
   readonly name: string;
   readonly maxRetries: number;
+  readonly retryPolicy: RetryPolicy | null;
   readonly connectTimeoutMs: number;
   closing = false;
-  retries = 0;
+  /** Calls sent again, by why. */
+  readonly retries: Record<RetryKind, number> = { transparent: 0, policy: 0 };
 
   private readonly endpoints = new Map<string, Endpoint>();
-  /** READY and not draining; replaced, never mutated, so balancers may hold on to it. */
-  private ready: Endpoint[] = [];
+  /**
+   * The endpoints in rotation — READY, not draining, and passing health checks (or, when every
+   * such one fails them, all of those: panic) — the one definition that picks, readiness and
+   * the admin views read. Replaced, never mutated, so balancers may hold on to it.
+   */
+  private rotation: Endpoint[] = [];
+  private panic = false;
+  /** Every call started and not yet ended (attempting, parked, or waiting out a backoff). */
+  private readonly calls = new Set<PoolCall>();
   private readonly parked = new Set<PoolCall>();
+  private readonly retryBudget: RetryBudget;
   private readonly active = new Map<Endpoint, Set<PoolCall>>();
   private readonly drainTimers = new Map<Endpoint, NodeJS.Timeout>();
   private readonly balancer: Balancer<Endpoint>;
@@ -64,6 +75,8 @@ export class PodPool implements Upstream, CallHost {
   constructor(private readonly settings: PoolSettings) {
     this.name = settings.name;
     this.maxRetries = settings.options.maxRetries;
+    this.retryPolicy = retryPolicy(settings.options.retryPolicy);
+    this.retryBudget = new RetryBudget(settings.options.retryPolicy?.budgetPercent ?? 20);
     this.connectTimeoutMs = settings.options.connectTimeoutMs;
     this.balancer = createBalancer<Endpoint>(settings.options.balancer);
     this.channelOptions = channelOptions({
@@ -184,25 +197,42 @@ export class PodPool implements Upstream, CallHost {
   }
 
   private recomputeReady(): void {
-    const ready: Endpoint[] = [];
+    const healthy: Endpoint[] = [];
     let unhealthy: Endpoint[] | null = null;
     for (const endpoint of this.endpoints.values()) {
       if (endpoint.state !== 'READY' || endpoint.draining) continue;
-      if (endpoint.healthy) ready.push(endpoint);
+      if (endpoint.healthy) healthy.push(endpoint);
       else (unhealthy ??= []).push(endpoint);
     }
     // When every connected Pod fails its health checks, a failing health service is likelier
     // than every Pod being dead: keep serving through them (Envoy's "panic" mode) rather than
     // failing every call.
-    this.ready = ready.length > 0 || !unhealthy ? ready : unhealthy;
-    if (ready.length > 0 && this.parked.size > 0) {
+    this.panic = healthy.length === 0 && unhealthy !== null;
+    this.rotation = this.panic ? unhealthy! : healthy;
+    if (this.rotation.length > 0 && this.parked.size > 0) {
       for (const call of [...this.parked]) call.retryStart();
     }
   }
 
   // ---- CallHost ----------------------------------------------------------------------
   pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined {
-    return this.balancer.pick(this.ready, exclude);
+    return this.balancer.pick(this.rotation, exclude);
+  }
+
+  callStarted(call: PoolCall): void {
+    this.calls.add(call);
+  }
+
+  callEnded(call: PoolCall): void {
+    this.calls.delete(call);
+  }
+
+  acquireRetry(): boolean {
+    return this.retryBudget.tryAcquire(this.calls.size);
+  }
+
+  releaseRetry(): void {
+    this.retryBudget.release();
   }
 
   park(call: PoolCall): void {
@@ -237,11 +267,13 @@ export class PodPool implements Upstream, CallHost {
     }
   }
 
-  retried(endpoint: Endpoint, status: StatusObject): void {
-    this.retries++;
+  retried(endpoint: Endpoint, status: StatusObject, kind: RetryKind): void {
+    this.retries[kind]++;
     this.settings.logger.debug(
-      { upstream: this.name, endpoint: endpoint.address, code: status.code, details: status.details },
-      'retrying a call the Pod never received on another Pod',
+      { upstream: this.name, endpoint: endpoint.address, code: status.code, details: status.details, kind },
+      kind === 'transparent'
+        ? 'retrying on another Pod a call this Pod never processed'
+        : 'retrying on another Pod (retry policy)',
     );
   }
 
@@ -253,11 +285,11 @@ export class PodPool implements Upstream, CallHost {
   }
 
   isReady(): boolean {
-    return this.ready.length > 0;
+    return this.rotation.length > 0;
   }
 
   snapshot(): UpstreamSnapshot {
-    const endpoints = [...this.endpoints.values()].map((e) => e.snapshot());
+    const endpoints = [...this.endpoints.values()].map((e) => e.snapshot(this.rotation.includes(e)));
     endpoints.sort((a, b) => a.firstSeen - b.firstSeen || a.address.localeCompare(b.address));
     return {
       name: this.name,
@@ -265,7 +297,10 @@ export class PodPool implements Upstream, CallHost {
       kind: this.settings.target.kind,
       balancer: this.balancer.name,
       endpoints,
-      retries: this.retries,
+      panic: this.panic,
+      retries: this.retries.transparent + this.retries.policy,
+      policyRetries: this.retries.policy,
+      retryBudgetExhausted: this.retryBudget.exhausted,
       resolver: this.settings.resolver.stats(),
     };
   }
@@ -274,7 +309,10 @@ export class PodPool implements Upstream, CallHost {
     if (this.closing) return;
     this.closing = true;
     this.settings.resolver.stop();
-    for (const call of [...this.parked]) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
+    // Calls not on a Pod now (parked, or waiting out a retry backoff) will never get one.
+    for (const call of [...this.calls]) {
+      if (!this.isOnPod(call)) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
+    }
     if (this.totalInFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, drainMs);
@@ -284,12 +322,15 @@ export class PodPool implements Upstream, CallHost {
         });
       });
     }
-    for (const calls of this.active.values()) {
-      for (const call of [...calls]) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
-    }
+    for (const call of [...this.calls]) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
     for (const endpoint of this.endpoints.values()) endpoint.close();
     for (const timer of this.drainTimers.values()) clearTimeout(timer);
     this.endpoints.clear();
-    this.ready = [];
+    this.rotation = [];
+  }
+
+  private isOnPod(call: PoolCall): boolean {
+    for (const calls of this.active.values()) if (calls.has(call)) return true;
+    return false;
   }
 }

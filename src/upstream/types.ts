@@ -8,8 +8,8 @@ export interface CallRequest {
   metadata: Metadata;
   /** Absolute deadline in ms since the epoch; Infinity for none. */
   deadline: number;
-  /** Every request message (unary and server streaming: exactly one), kept for transparent retry. */
-  messages: Buffer[];
+  /** The request message (gRPC-Web calls are unary or server streaming: exactly one), kept for retries. */
+  message: Buffer;
 }
 
 export interface CallListener {
@@ -20,8 +20,12 @@ export interface CallListener {
    * that is how backpressure from the browser reaches the Pod.
    */
   onMessage(message: Buffer): void;
-  /** The call ended. Called exactly once, last. `endpoint` is the Pod that served it, if any. */
-  onStatus(status: StatusObject, endpoint: string | undefined): void;
+  /**
+   * The call ended. Called exactly once, last. `endpoint` is the Pod that served it, if any.
+   * `note`: what happened, for the log only, when the status's details were kept plain for the
+   * client (they never name an upstream or a Pod address).
+   */
+  onStatus(status: StatusObject, endpoint: string | undefined, note?: string): void;
 }
 
 export interface UpstreamCall {
@@ -40,6 +44,11 @@ export interface EndpointSnapshot {
   draining: boolean;
   /** False while active health checks fail (frozen, gone, or NOT_SERVING): out of rotation. */
   healthy: boolean;
+  /**
+   * Takes new calls: READY, not draining, and healthy — or, when every READY Pod fails its
+   * health checks, unhealthy too (panic). Computed by the pool; every view reads this.
+   */
+  inRotation: boolean;
   connections: number;
   calls: number;
   failures: number;
@@ -54,8 +63,14 @@ export interface UpstreamSnapshot {
   kind: 'static' | 'dns';
   balancer: string;
   endpoints: EndpointSnapshot[];
-  /** Calls sent again to another Pod after one that never received them. */
+  /** Every Pod in rotation fails its health checks: calls go to them anyway (Envoy's panic mode). */
+  panic: boolean;
+  /** Calls sent again to another Pod: transparent retries (never processed) plus policy retries. */
   retries: number;
+  /** Of those, retries made by the --retry-on policy. */
+  policyRetries: number;
+  /** Policy retries not made because the retry budget was spent. */
+  retryBudgetExhausted: number;
   resolver: ResolverStats;
 }
 
@@ -70,7 +85,7 @@ export interface ResolverStats {
 export interface Upstream {
   readonly name: string;
   call(request: CallRequest, listener: CallListener): UpstreamCall;
-  /** At least one endpoint is READY. */
+  /** At least one endpoint is in rotation. */
   isReady(): boolean;
   snapshot(): UpstreamSnapshot;
   /** Stop resolving, let in-flight calls finish up to drainMs, then close every connection. */

@@ -1,5 +1,7 @@
 // A minimal grpc-js "Pod" that speaks raw bytes (identity serializers), for tests of the
-// upstream side that need no .proto. Each call answers with the Pod's own address.
+// upstream side that need no .proto. Each call answers with the Pod's own address; a failing one
+// answers trailers-only (no response headers first), as grpc-go and grpc-js handlers that fail
+// without sending metadata do.
 import * as grpc from '@grpc/grpc-js';
 
 export interface RawPod {
@@ -10,10 +12,14 @@ export interface RawPod {
 }
 
 export interface RawPodBehaviour {
+  /** The method it serves; default /test.Pod/Who. */
+  path?: string;
   /** Delay before answering, ms. */
   delayMs?: number;
   /** Fail every call with this status (trailers-only). */
   failWith?: grpc.status;
+  /** Trailing metadata sent with failWith (e.g. grpc-retry-pushback-ms). */
+  failTrailers?: Record<string, string>;
   /**
    * Serve grpc.health.v1.Health/Check answering this ServingStatus (1 SERVING, 2 NOT_SERVING);
    * read at each check, so a test can flip it. Without it the Pod has no health service
@@ -34,11 +40,15 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     forceClose: () => server.forceShutdown(),
   };
   server.register(
-    '/test.Pod/Who',
+    behaviour.path ?? '/test.Pod/Who',
     (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       pod.calls++;
       const answer = () => {
-        if (behaviour.failWith !== undefined) callback({ code: behaviour.failWith, details: `failing ${address}` });
+        if (behaviour.failWith !== undefined) {
+          const metadata = new grpc.Metadata();
+          for (const [k, v] of Object.entries(behaviour.failTrailers ?? {})) metadata.set(k, v);
+          callback({ code: behaviour.failWith, details: `failing ${address}`, metadata });
+        }
         else callback(null, Buffer.from(address));
       };
       if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);

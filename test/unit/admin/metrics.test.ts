@@ -90,12 +90,15 @@ describe('GatewayMetrics (no network)', () => {
       target: 'dns:///echo.svc:50051',
       kind: 'dns',
       balancer: 'round-robin',
+      panic: false,
       retries: 3,
+      policyRetries: 1,
+      retryBudgetExhausted: 2,
       resolver: { lookups: 7, failures: 2, lastSuccess: 1_700_000_000_000 },
       endpoints: [
-        { address: '10.0.0.1:50051', state: 'READY', draining: false, healthy: true, connections: 1, calls: 40, failures: 1, inFlight: 2, firstSeen: 1 },
-        { address: '10.0.0.2:50051', state: 'READY', draining: true, healthy: true, connections: 1, calls: 9, failures: 0, inFlight: 1, firstSeen: 2 },
-        { address: '10.0.0.3:50051', state: 'CONNECTING', draining: false, healthy: true, connections: 0, calls: 0, failures: 0, inFlight: 0, firstSeen: 3 },
+        { address: '10.0.0.1:50051', state: 'READY', draining: false, healthy: true, inRotation: true, connections: 1, calls: 40, failures: 1, inFlight: 2, firstSeen: 1 },
+        { address: '10.0.0.2:50051', state: 'READY', draining: true, healthy: true, inRotation: false, connections: 1, calls: 9, failures: 0, inFlight: 1, firstSeen: 2 },
+        { address: '10.0.0.3:50051', state: 'CONNECTING', draining: false, healthy: true, inRotation: false, connections: 0, calls: 0, failures: 0, inFlight: 0, firstSeen: 3 },
       ],
     };
     let snapshots = 0;
@@ -124,6 +127,9 @@ describe('GatewayMetrics (no network)', () => {
     expect(x.sum('grpcweb_upstream_endpoints', { ...u, state: 'CONNECTING' })).toBe(1);
     expect(x.sum('grpcweb_upstream_endpoints', { ...u, state: 'TRANSIENT_FAILURE' })).toBe(0);
     expect(x.sum('grpcweb_retries_total', u)).toBe(3);
+    expect(x.sum('grpcweb_retries_total', { ...u, kind: 'policy' })).toBe(1);
+    expect(x.sum('grpcweb_retries_total', { ...u, kind: 'transparent' })).toBe(2);
+    expect(x.sum('grpcweb_retry_budget_exhausted_total', u)).toBe(2);
     expect(x.sum('grpcweb_dns_lookups_total', u)).toBe(7);
     expect(x.sum('grpcweb_dns_failures_total', u)).toBe(2);
     expect(x.sum('grpcweb_dns_last_success_timestamp_seconds', u)).toBe(1_700_000_000);

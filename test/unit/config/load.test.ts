@@ -55,6 +55,7 @@ describe('defaults', () => {
         keepaliveTimeMs: 300_000,
         keepaliveTimeoutMs: 20_000,
         maxRetries: 2,
+        retryPolicy: null,
         streamsPerConnection: 100,
         maxConnectionsPerEndpoint: 4,
         drainTimeoutMs: 30_000,
@@ -186,6 +187,7 @@ describe('every flag reaches its field', () => {
       keepaliveTimeMs: 60_000,
       keepaliveTimeoutMs: 3000,
       maxRetries: 0,
+      retryPolicy: null,
       streamsPerConnection: 10,
       maxConnectionsPerEndpoint: 2,
       drainTimeoutMs: 45_000,
@@ -304,6 +306,29 @@ describe('cross-setting rules', () => {
     expect(load([...UP, '--allow-credentials', '--allow-origin', 'https://a.example']).cors.allowCredentials).toBe(true);
     expect(error([...UP, '--allow-origin', '*', '--allow-origin', 'https://a.example'])).toMatch(/^--allow-origin: '\*' already/);
   });
+  it('--retry-on needs the idempotent methods named, and builds the retry policy', () => {
+    expect(error([...UP, '--retry-on', 'unavailable'])).toMatch(/^--retry-on: .*--retry-methods/);
+    expect(error([...UP, '--retry-methods', '/a.B/'])).toMatch(/^--retry-methods: has no effect without --retry-on/);
+    expect(error([...UP, '--retry-on', 'ok', '--retry-methods', '/a.B/'])).toMatch(/^--retry-on: 'ok' is not a gRPC status code/);
+    expect(error([...UP, '--retry-on', 'unavailable', '--retry-methods', 'a.B'])).toMatch(/not a gRPC method prefix/);
+    expect(error([...UP, '--retry-on', '14', '--retry-methods', '/a.B/', '--retry-max-backoff', '10ms'])).toMatch(
+      /^--retry-max-backoff: is shorter than retry-backoff/,
+    );
+    expect(error([...UP, '--retry-on', '14', '--retry-methods', '/a.B/', '--retry-attempts', '6'])).toMatch(/--retry-attempts/);
+    const c = load(
+      [...UP, '--retry-on', 'UNAVAILABLE,resource-exhausted,14', '--retry-methods', '/a.B/Get', '--retry-methods', '/c.D/'],
+      { GWG_RETRY_BUDGET: '10%', GWG_RETRY_ATTEMPTS: '4' },
+    );
+    expect(c.upstreamOptions.retryPolicy).toEqual({
+      codes: [14, 8],
+      methods: ['/a.B/Get', '/c.D/'],
+      maxAttempts: 4,
+      initialBackoffMs: 25,
+      maxBackoffMs: 250,
+      budgetPercent: 10,
+    });
+  });
+
   it('keeps headers-timeout within request-timeout', () => {
     expect(load([...UP, '--request-timeout', '10s']).limits.headersTimeoutMs).toBe(10_000);
     expect(load([...UP, '--request-timeout', '0']).limits.headersTimeoutMs).toBe(30_000);

@@ -26,11 +26,12 @@ describe('settings table', () => {
       '--health-check-timeout', '--dns-server',
       '--resolve-interval', '--dns-timeout', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
       '--access-log', '--trust-proxy', '--workers', '--config', '--help', '--version',
+      '--retry-on', '--retry-methods', '--retry-attempts', '--retry-backoff', '--retry-max-backoff', '--retry-budget',
     ]) {
       expect(flags).toContain(f);
     }
     expect(rows.filter((r) => r.repeatable).map((r) => r.flag).sort()).toEqual(
-      ['--allow-origin', '--cors-allow-header', '--cors-expose-header', '--dns-server', '--route'].sort(),
+      ['--allow-origin', '--cors-allow-header', '--cors-expose-header', '--dns-server', '--retry-methods', '--route'].sort(),
     );
   });
 
@@ -51,7 +52,7 @@ describe('settings table', () => {
       if (row.flag === '--help' || row.flag === '--version' || row.flag === '--config') continue;
       const value = sample[row.flag];
       expect(value, `sample value for ${row.flag}`).toBeDefined();
-      const base = row.flag === '--upstream' ? [] : ['--upstream', '1.1.1.1:1'];
+      const base = [...(row.flag === '--upstream' ? [] : ['--upstream', '1.1.1.1:1']), ...(companions[row.flag] ?? [])];
       expect(() => loadConfig([...base, row.flag, value!], {})).not.toThrow();
       expect(() => loadConfig(base, { [row.env]: value! })).not.toThrow();
       const yaml = `${row.yaml}: ${JSON.stringify(value)}\n`;
@@ -98,4 +99,16 @@ const sample: Record<string, string> = {
   '--access-log': 'false',
   '--trust-proxy': '2',
   '--workers': '3',
+  '--retry-on': 'unavailable,resource-exhausted',
+  '--retry-methods': '/shop.Catalog/',
+  '--retry-attempts': '4',
+  '--retry-backoff': '10ms',
+  '--retry-max-backoff': '1s',
+  '--retry-budget': '30%',
+};
+
+/** Settings that are only valid with another one beside them. */
+const companions: Record<string, string[]> = {
+  '--retry-on': ['--retry-methods', '/a.B/'],
+  '--retry-methods': ['--retry-on', 'unavailable'],
 };

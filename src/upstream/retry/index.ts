@@ -1,0 +1,3 @@
+export { neverProcessed, NO_CONNECTION_PREFIX, STREAM_REFUSED } from './transparent.js';
+export { backoffMs, coversMethod, retryPolicy, serverPushback, type RetryPolicy } from './policy.js';
+export { RetryBudget } from './budget.js';
