@@ -51,8 +51,8 @@ export function channelOptions(s: ConnectionSettings): ChannelOptions {
  */
 export class Connection {
   readonly channel: Channel;
-  inFlight = 0;
-  state: EndpointState;
+  private calls = 0;
+  private current: EndpointState;
   private closed = false;
 
   constructor(
@@ -62,8 +62,26 @@ export class Connection {
   ) {
     this.channel = new Channel(target, credentials.createInsecure(), options);
     // Connect now, so the first calls to a new Pod do not pay the handshake.
-    this.state = STATE_NAMES[this.channel.getConnectivityState(true)]!;
+    this.current = STATE_NAMES[this.channel.getConnectivityState(true)]!;
     this.watch();
+  }
+
+  get state(): EndpointState {
+    return this.current;
+  }
+
+  /** Calls in progress on this connection. */
+  get inFlight(): number {
+    return this.calls;
+  }
+
+  /** An attempt starts / ends on this connection (its Endpoint keeps the books). */
+  attemptStarted(): void {
+    this.calls++;
+  }
+
+  attemptEnded(): void {
+    this.calls--;
   }
 
   private watch(): void {
@@ -73,7 +91,7 @@ export class Connection {
       if (this.closed) return;
       let next = this.channel.getConnectivityState(false);
       if (next === connectivityState.IDLE) next = this.channel.getConnectivityState(true);
-      this.state = STATE_NAMES[next]!;
+      this.current = STATE_NAMES[next]!;
       this.onStateChange(this);
       this.watch();
     });
@@ -82,7 +100,7 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.state = 'SHUTDOWN';
+    this.current = 'SHUTDOWN';
     this.channel.close();
   }
 }

@@ -1,4 +1,4 @@
-import type { ChannelOptions } from '@grpc/grpc-js';
+import { status as Status, type ChannelOptions } from '@grpc/grpc-js';
 import { Connection } from './connection.js';
 import { checkHealth } from './health-check.js';
 import type { EndpointSnapshot, EndpointState } from './types.js';
@@ -21,6 +21,15 @@ export interface EndpointEvents {
 /** Unanswered checks in a row that take a Pod out of rotation (one NOT_SERVING is enough). */
 const UNHEALTHY_AFTER = 2;
 
+/** Status codes that count against a Pod (transport or server trouble, not application answers). */
+const FAILURE_CODES = new Set<number>([
+  Status.UNAVAILABLE,
+  Status.INTERNAL,
+  Status.UNKNOWN,
+  Status.DATA_LOSS,
+  Status.DEADLINE_EXCEEDED,
+]);
+
 /**
  * One Pod address. Usually one connection; when every connection already carries
  * `streamsPerConnection` calls, another is opened (up to `maxConnections`) so calls do not
@@ -28,13 +37,13 @@ const UNHEALTHY_AFTER = 2;
  */
 export class Endpoint {
   readonly firstSeen = Date.now();
-  inFlight = 0;
-  calls = 0;
-  failures = 0;
-  draining = false;
-  /** False after failed health checks: READY-looking, yet frozen, gone, or NOT_SERVING. */
-  healthy = true;
-  state: EndpointState = 'CONNECTING';
+  // Written here only; the pool and the views read them through the getters below.
+  private active = 0;
+  private attempts = 0;
+  private failed = 0;
+  private leaving = false;
+  private passing = true;
+  private current: EndpointState = 'CONNECTING';
   private readonly connections: Connection[] = [];
   private closed = false;
   private missedChecks = 0;
@@ -49,6 +58,58 @@ export class Endpoint {
     if (settings.healthCheckIntervalMs > 0) this.scheduleHealthCheck();
   }
 
+  /** Attempts in progress on this Pod. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** Attempts sent to this Pod since it was first seen. */
+  get calls(): number {
+    return this.attempts;
+  }
+
+  /** Of those, the ones that ended with a status that counts against the Pod (FAILURE_CODES). */
+  get failures(): number {
+    return this.failed;
+  }
+
+  /** Gone from discovery: no new calls, in-flight ones finish. The pool decides (below). */
+  get draining(): boolean {
+    return this.leaving;
+  }
+
+  startDraining(): void {
+    this.leaving = true;
+  }
+
+  /** Back in discovery before its drain finished. */
+  stopDraining(): void {
+    this.leaving = false;
+  }
+
+  /** False after failed health checks: READY-looking, yet frozen, gone, or NOT_SERVING. */
+  get healthy(): boolean {
+    return this.passing;
+  }
+
+  get state(): EndpointState {
+    return this.current;
+  }
+
+  /** An attempt starts on `connection` (one of this Pod's, from pickConnection). */
+  attemptStarted(connection: Connection): void {
+    connection.attemptStarted();
+    this.active++;
+    this.attempts++;
+  }
+
+  /** The attempt ended with `code`. */
+  attemptEnded(connection: Connection, code: number): void {
+    connection.attemptEnded();
+    this.active--;
+    if (FAILURE_CODES.has(code)) this.failed++;
+  }
+
   private scheduleHealthCheck(): void {
     this.healthTimer = setTimeout(() => void this.runHealthCheck(), this.settings.healthCheckIntervalMs);
     this.healthTimer.unref();
@@ -61,15 +122,15 @@ export class Endpoint {
     if (connection) {
       const verdict = await checkHealth(connection.channel, this.settings.healthCheckTimeoutMs);
       if (this.closed) return;
-      const wasHealthy = this.healthy;
+      const wasHealthy = this.passing;
       if (verdict === 'alive') {
         this.missedChecks = 0;
-        this.healthy = true;
+        this.passing = true;
       } else {
         this.missedChecks = verdict === 'not-serving' ? UNHEALTHY_AFTER : this.missedChecks + 1;
-        if (this.missedChecks >= UNHEALTHY_AFTER) this.healthy = false;
+        if (this.missedChecks >= UNHEALTHY_AFTER) this.passing = false;
       }
-      if (this.healthy !== wasHealthy) this.events.onHealthChange(this);
+      if (this.passing !== wasHealthy) this.events.onHealthChange(this);
     }
     if (!this.closed) this.scheduleHealthCheck();
   }
@@ -85,7 +146,7 @@ export class Endpoint {
 
   private refreshState(): void {
     if (this.closed) return;
-    const previous = this.state;
+    const previous = this.current;
     let next: EndpointState = 'TRANSIENT_FAILURE';
     for (const c of this.connections) {
       if (c.state === 'READY') {
@@ -94,7 +155,7 @@ export class Endpoint {
       }
       if (c.state === 'CONNECTING' || c.state === 'IDLE') next = 'CONNECTING';
     }
-    this.state = next;
+    this.current = next;
     if (next !== previous) this.events.onStateChange(this, previous);
   }
 
@@ -124,7 +185,7 @@ export class Endpoint {
     this.closed = true;
     if (this.healthTimer) clearTimeout(this.healthTimer);
     for (const c of this.connections) c.close();
-    this.state = 'SHUTDOWN';
+    this.current = 'SHUTDOWN';
   }
 
   /** `inRotation` is the pool's verdict (it alone knows about panic mode). */

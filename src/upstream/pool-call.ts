@@ -27,8 +27,9 @@ export interface CallHost {
   /** Park the call until an endpoint is in rotation (the host calls `retryStart`). */
   park(call: PoolCall): void;
   unpark(call: PoolCall): void;
+  /** An attempt is on / off `endpoint` (which keeps its own counters). */
   attemptStarted(endpoint: Endpoint, call: PoolCall): void;
-  attemptEnded(endpoint: Endpoint, call: PoolCall, code: number): void;
+  attemptEnded(endpoint: Endpoint, call: PoolCall): void;
   /** A slot in the retry budget for a policy retry; false when the budget is spent. */
   acquireRetry(): boolean;
   releaseRetry(): void;
@@ -92,7 +93,7 @@ export class PoolCall implements UpstreamCall {
     this.unparkTimer();
     this.endpoint = endpoint;
     this.connection = connection;
-    connection.inFlight++;
+    endpoint.attemptStarted(connection);
     this.host.attemptStarted(endpoint, this);
     const call = connection.channel.createCall(this.request.method, this.request.deadline, null, null, null);
     this.call = call;
@@ -149,9 +150,9 @@ export class PoolCall implements UpstreamCall {
 
   onReceiveStatus(status: StatusObject): void {
     const endpoint = this.endpoint!;
-    this.connection!.inFlight--;
+    endpoint.attemptEnded(this.connection!, status.code);
     this.call = null;
-    this.host.attemptEnded(endpoint, this, status.code);
+    this.host.attemptEnded(endpoint, this);
     if (!this.cancelled && !this.host.closing && Date.now() < this.request.deadline && this.retry(endpoint, status)) {
       return;
     }

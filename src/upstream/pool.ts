@@ -26,15 +26,6 @@ export interface PoolSettings {
   logger: Logger;
 }
 
-/** Status codes that count against a Pod (transport or server trouble, not application answers). */
-const FAILURE_CODES = new Set<number>([
-  Status.UNAVAILABLE,
-  Status.INTERNAL,
-  Status.UNKNOWN,
-  Status.DATA_LOSS,
-  Status.DEADLINE_EXCEEDED,
-]);
-
 function addressKey(a: ResolvedAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
@@ -106,7 +97,7 @@ export class PodPool implements Upstream, CallHost {
       if (!existing) {
         this.addEndpoint(key, address);
       } else if (existing.draining) {
-        existing.draining = false; // back in DNS before its drain finished
+        existing.stopDraining();
         clearTimeout(this.drainTimers.get(existing));
         this.drainTimers.delete(existing);
         this.settings.logger.info({ upstream: this.name, endpoint: key }, 'Pod is back; drain cancelled');
@@ -140,7 +131,7 @@ export class PodPool implements Upstream, CallHost {
   }
 
   private drain(endpoint: Endpoint): void {
-    endpoint.draining = true;
+    endpoint.startDraining();
     this.settings.logger.info(
       { upstream: this.name, endpoint: endpoint.address, inFlight: endpoint.inFlight },
       'Pod left DNS; draining',
@@ -244,18 +235,14 @@ export class PodPool implements Upstream, CallHost {
   }
 
   attemptStarted(endpoint: Endpoint, call: PoolCall): void {
-    endpoint.inFlight++;
-    endpoint.calls++;
     this.totalInFlight++;
     let calls = this.active.get(endpoint);
     if (!calls) this.active.set(endpoint, (calls = new Set()));
     calls.add(call);
   }
 
-  attemptEnded(endpoint: Endpoint, call: PoolCall, code: number): void {
-    endpoint.inFlight--;
+  attemptEnded(endpoint: Endpoint, call: PoolCall): void {
     this.totalInFlight--;
-    if (FAILURE_CODES.has(code)) endpoint.failures++;
     const calls = this.active.get(endpoint);
     calls?.delete(call);
     if (calls && calls.size === 0) this.active.delete(endpoint);
