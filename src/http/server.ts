@@ -16,9 +16,9 @@ import {
   TimeoutFormatError,
   encodeGrpcMessage,
   exposeHeadersValue,
+  isBrowserOwnedHeader,
   parseGrpcTimeout,
   parseHttpHeadersParam,
-  isBrowserOwnedHeader,
   parseWebContentType,
   type WebContentType,
 } from '../protocol/index.js';
