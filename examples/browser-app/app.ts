@@ -46,6 +46,8 @@ export interface BrowserCallOptions {
   deadlineMs?: number;
   /** Headers travel in the $httpHeaders query parameter, so no CORS preflight is needed. */
   suppressCorsPreflight?: boolean;
+  /** The XHR is sent with the browser's cookies for the gateway (the runtime's withCredentials). */
+  withCredentials?: boolean;
   /** Streams only: cancel the call after this many messages. */
   cancelAfter?: number;
 }
@@ -94,7 +96,11 @@ function lower(md: Metadata | undefined): Record<string, string> {
 }
 
 function clientFor(opts: BrowserCallOptions): GrpcWebClientBase {
-  return new GrpcWebClientBase({ format: opts.format ?? 'text', suppressCorsPreflight: opts.suppressCorsPreflight ?? false });
+  return new GrpcWebClientBase({
+    format: opts.format ?? 'text',
+    suppressCorsPreflight: opts.suppressCorsPreflight ?? false,
+    withCredentials: opts.withCredentials ?? false,
+  });
 }
 
 function metadataFor(opts: BrowserCallOptions): Metadata {

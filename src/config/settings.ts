@@ -172,7 +172,7 @@ export const S = {
   allowCredentials: bool({
     name: 'allow-credentials',
     group: G_CORS,
-    help: 'Send Access-Control-Allow-Credentials: true (needs explicit origins, not *)',
+    help: 'Let the listed origins make credentialed calls: Access-Control-Allow-Credentials: true, and their cookies reach the Pods (needs explicit origins, not *)',
     default: false,
   }),
   corsMaxAge: value<number>({
@@ -476,7 +476,7 @@ export const S = {
     name: 'trust-proxy',
     group: G_RUN,
     metavar: 'false|true|N|CIDR[,CIDR...]',
-    help: 'Trust X-Forwarded-For from: nobody, everybody, N hops, or these proxies (YAML: a list is fine)',
+    help: 'Trust X-Forwarded-* from: nobody, everybody, the N nearest hops, or these proxies; decides the logged client address and the x-forwarded-for/-proto the Pods get (YAML: a list is fine)',
     defaults: ['false'],
     yamlListJoin: true,
     parse: parseTrustProxy,

@@ -16,6 +16,7 @@ import {
   exposeHeadersValue,
   frameHeader,
   isForwardableResponseHeader,
+  mergeVary,
   type WebContentType,
 } from '../protocol/index.js';
 import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
@@ -59,13 +60,30 @@ const COPY_LIMIT = 16 * 1024;
  */
 const BATCH_BYTES = 16 * 1024;
 
-function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, names: string[] | null): void {
+/**
+ * A Pod's metadata → response headers. The headers the gateway owns stay the gateway's: the
+ * protocol's rules (framing, status, access-control-*) and, whatever their name, the headers
+ * already decided for this response (`base`: @fastify/cors's answer). A Pod's Vary is added to
+ * the gateway's, never put in its place.
+ */
+function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, base: OutgoingHttpHeaders, names: string[] | null): void {
   const map = metadata.toHttp2Headers();
   for (const name in map) {
-    if (!isForwardableResponseHeader(name)) continue;
-    into[name] = map[name];
+    const value = map[name];
+    if (value === undefined) continue;
+    if (!isForwardableResponseHeader(name)) {
+      if (name === 'vary') into.vary = mergeVary(headerText(into.vary), headerText(value)!);
+      continue;
+    }
+    if (base[name] !== undefined) continue;
+    into[name] = value;
     names?.push(name);
   }
+}
+
+function headerText(value: OutgoingHttpHeaders[string]): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  return typeof value === 'number' ? String(value) : value.join(', ');
 }
 
 /**
@@ -270,8 +288,8 @@ export class Exchange implements CallListener {
       // breaks connect-es; this is what Envoy sends too).
       const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
       const names: string[] | null = this.x.crossOrigin ? [] : null;
-      if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, names);
-      headersFromMetadata(status.metadata, headers, names);
+      if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, this.x.baseHeaders, names);
+      headersFromMetadata(status.metadata, headers, this.x.baseHeaders, names);
       headers['grpc-status'] = String(status.code);
       if (status.details) headers['grpc-message'] = encodeGrpcMessage(status.details);
       if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));
@@ -299,7 +317,7 @@ export class Exchange implements CallListener {
     this.headersSent = true;
     const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
     const names: string[] | null = this.x.crossOrigin ? [] : null;
-    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, names);
+    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, this.x.baseHeaders, names);
     // Trailer metadata is read by the browser from the body, yet clients also look for
     // grpc-status/grpc-message here in trailers-only answers, so expose them always.
     if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));

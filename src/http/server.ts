@@ -9,20 +9,23 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config/types.js';
 import {
   HeaderError,
   TimeoutFormatError,
   encodeGrpcMessage,
   exposeHeadersValue,
+  isBrowserOwnedHeader,
   parseGrpcTimeout,
   parseHttpHeadersParam,
   parseWebContentType,
   type WebContentType,
 } from '../protocol/index.js';
 import type { Router } from '../upstream/router.js';
-import { corsOptions, isOriginAllowed } from './cors.js';
+import { corsOptions, isOriginAllowed, withheldCredentials } from './cors.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
+import { clientView, compileTrustProxy } from './forwarding.js';
 import { requestMetadata } from './request-metadata.js';
 import { noopObserver, type CallObserver } from './types.js';
 
@@ -32,6 +35,8 @@ export interface HttpServerOptions {
   logger: FastifyBaseLogger;
   observer?: CallObserver;
 }
+
+const isBrowserOwned = ([name]: [string, string]): boolean => isBrowserOwnedHeader(name);
 
 /** "/package.Service/Method": two non-empty segments. */
 const GRPC_PATH = /^\/[^/?]+\/[^/?]+$/;
@@ -50,6 +55,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const { config, router } = options;
   const limits = config.limits;
   const observer = options.observer ?? noopObserver;
+  const trust = compileTrustProxy(config.trustProxy);
   // Node refuses a headers timeout above the request timeout.
   const headersTimeout =
     limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs;
@@ -59,8 +65,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // One access-log line per call is written by the exchange, with the gRPC status in it.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    // Fastify takes a hop count too; its serverFactory overload's type just doesn't say so.
-    trustProxy: config.trustProxy as boolean | string | string[],
+    // The same predicate decides what the Pod is told in x-forwarded-* (see forwarding.ts).
+    trustProxy: trust ?? false,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: 0,
@@ -138,6 +144,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         } catch (error) {
           return refuse(request, reply, observer, 400, Status.INTERNAL, `invalid $httpHeaders: ${(error as Error).message}`);
         }
+        // A script cannot set these as headers; neither may it through the query parameter.
+        if (extra.some(isBrowserOwned)) {
+          request.log.debug({ dropped: extra.filter(isBrowserOwned).map(([name]) => name) }, '$httpHeaders: browser-owned headers dropped');
+          extra = extra.filter((header) => !isBrowserOwned(header));
+        }
         for (const [name, value] of extra) {
           if (name === 'content-type') contentType = parseWebContentType(value);
           else if (name === 'grpc-timeout') timeoutHeader = value;
@@ -170,9 +181,18 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     }
     if (limits.maxCallDurationMs > 0) deadline = Math.min(deadline, Date.now() + limits.maxCallDurationMs);
 
+    // extra !== null: the request carried no gRPC-Web content type of its own, so no preflight.
+    const withheld = withheldCredentials(config.cors, req.headers, extra !== null);
+    if (withheld !== null) {
+      request.log.debug({ origin: req.headers.origin, withheld }, 'credentials not forwarded: no CORS consent for this origin');
+    }
+    const socket = req.socket as TLSSocket;
+    const forwardedProto = req.headers['x-forwarded-proto'] as string | undefined;
+    const client = clientView(socket.remoteAddress, socket.encrypted === true, trust, forwardedProto, () => request.ips);
+
     let metadata;
     try {
-      metadata = requestMetadata(req.headers, extra);
+      metadata = requestMetadata(req.headers, extra, withheld, client);
     } catch (error) {
       if (!(error instanceof HeaderError)) throw error;
       return refuse(request, reply, observer, 400, Status.INTERNAL, error.message, contentType);
@@ -192,7 +212,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       metadata,
       deadline,
       crossOrigin,
-      clientAddress: request.ip,
+      clientAddress: client.address ?? '',
     }).begin();
   };
   app.route({

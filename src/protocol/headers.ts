@@ -1,7 +1,8 @@
 /**
  * HTTP/1.1 headers ↔ gRPC metadata. Like Envoy, everything that is not transport-level is
- * forwarded (origin, cookie, authorization, custom metadata...); only hop-by-hop headers,
- * headers describing the HTTP/1 body, and the gRPC protocol's own headers are dropped.
+ * forwarded (origin, authorization, custom metadata...); only hop-by-hop headers, headers
+ * describing the HTTP/1 body, and the gRPC protocol's own headers are dropped here. Cookies and
+ * forwarding headers follow the rules in ./browser-headers.ts, applied by the front end.
  */
 
 export class HeaderError extends Error {
@@ -72,6 +73,11 @@ const NOT_FORWARDED_RESPONSE = new Set([
   'content-length', // the gateway re-frames the body
   'content-type', // the gateway answers with the gRPC-Web type
   'content-encoding',
+  'date', // Node writes the gateway's own
+  // The gateway's CORS answer is made for this request's Origin: a Pod's Vary would replace the
+  // "Vary: Origin" that keeps a shared cache from serving one origin's answer to another (see
+  // mergeVary for how a Pod's Vary is added to it instead).
+  'vary',
   'grpc-status', // written by the gateway itself (trailer frame or trailers-only headers)
   'grpc-message',
   // grpc-js has already decompressed the messages: advertising the upstream's compression to the
@@ -80,12 +86,41 @@ const NOT_FORWARDED_RESPONSE = new Set([
   'grpc-accept-encoding',
 ]);
 
-/** Upstream response metadata names that must not become HTTP/1.1 response headers. */
+/**
+ * Upstream response metadata names that must not become HTTP/1.1 response headers (nor trailer
+ * frame lines): framing, the gRPC status, and every `access-control-*` name, because CORS is
+ * answered by the gateway from its configuration, never by a Pod. `set-cookie` and the rest
+ * (strict-transport-security, cache-control, custom metadata) are the application's and pass.
+ */
 export function isForwardableResponseHeader(lowerCaseName: string): boolean {
   const c = lowerCaseName.charCodeAt(0);
   if (c === 0x3a /* : */) return false;
   if (c === 0x70 /* p */ && lowerCaseName.startsWith('proxy-')) return false;
+  if (c === 0x61 /* a */ && lowerCaseName.startsWith('access-control-')) return false;
   return !NOT_FORWARDED_RESPONSE.has(lowerCaseName);
+}
+
+/**
+ * A Pod's Vary added after the gateway's: the response depends on both lists of request headers,
+ * and the gateway's "Origin" must stay whatever the Pod says. Names already listed (any case)
+ * are not repeated.
+ */
+export function mergeVary(gateway: string | undefined, pod: string | readonly string[]): string {
+  const listed = new Set<string>();
+  let out = '';
+  const add = (value: string): void => {
+    for (const part of value.split(',')) {
+      const name = part.trim();
+      const key = name.toLowerCase();
+      if (name === '' || listed.has(key)) continue;
+      listed.add(key);
+      out = out === '' ? name : `${out}, ${name}`;
+    }
+  };
+  if (gateway !== undefined) add(gateway);
+  if (typeof pod === 'string') add(pod);
+  else for (const value of pod) add(value);
+  return out;
 }
 
 const ALWAYS_EXPOSED = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'];

@@ -7,3 +7,4 @@ export * from './trailer.js';
 export * from './headers.js';
 export * from './timeout.js';
 export * from './http-headers-param.js';
+export * from './browser-headers.js';

@@ -5,6 +5,7 @@
  */
 import { FLAG_TRAILER, FRAME_HEADER_BYTES, writeFrameHeader } from './frame.js';
 import { encodeGrpcMessage } from './grpc-message.js';
+import { isForwardableResponseHeader } from './headers.js';
 
 /** "grpc-status: N\r\n" for the 17 canonical codes, built once. */
 const STATUS_LINES: string[] = [];
@@ -21,8 +22,9 @@ function isSafeValue(v: string): boolean {
 /**
  * Metadata is what @grpc/grpc-js Metadata.toHttp2Headers() returns (-bin values already base64).
  * Order: grpc-status, grpc-message (percent-encoded, omitted when empty), then metadata, one line
- * per value. Names are lower-cased; pseudo-headers, grpc-status/grpc-message duplicates and unsafe
- * values are skipped. One allocation for the whole frame.
+ * per value. Names are lower-cased; names that are not forwardable response headers (pseudo-headers,
+ * grpc-status/grpc-message duplicates, framing, access-control-*, vary) and unsafe values are
+ * skipped. One allocation for the whole frame.
  */
 export function encodeTrailerFrame(
   code: number,
@@ -35,7 +37,9 @@ export function encodeTrailerFrame(
     const value = metadata[key];
     if (value === undefined) continue;
     const name = key.toLowerCase();
-    if (name.charCodeAt(0) === 0x3a /* : */ || name === 'grpc-status' || name === 'grpc-message') continue;
+    // Status lines are written above; framing, CORS and the like are the gateway's, here as in
+    // the headers of a trailers-only answer.
+    if (!isForwardableResponseHeader(name)) continue;
     if (typeof value === 'string') {
       if (isSafeValue(value)) block += `${name}: ${value}\r\n`;
     } else {

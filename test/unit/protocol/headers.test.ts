@@ -8,6 +8,7 @@ import {
   isForwardableRequestHeader,
   isForwardableResponseHeader,
   isValidMetadataKey,
+  mergeVary,
 } from '../../../src/protocol/headers.js';
 
 describe('isForwardableRequestHeader', () => {
@@ -70,12 +71,36 @@ describe('isForwardableResponseHeader', () => {
     'grpc-message',
     'grpc-encoding',
     'grpc-accept-encoding',
+    'date',
+    'vary',
+    'access-control-allow-origin',
+    'access-control-allow-credentials',
+    'access-control-expose-headers',
+    'access-control-max-age',
+    'access-control-anything',
   ])('drops %s', (name) => {
     expect(isForwardableResponseHeader(name)).toBe(false);
   });
 
-  it.each(['grpc-status-details-bin', 'x-custom', 'x-trace-bin', 'set-cookie'])('forwards %s', (name) => {
-    expect(isForwardableResponseHeader(name)).toBe(true);
+  it.each(['grpc-status-details-bin', 'x-custom', 'x-trace-bin', 'set-cookie', 'strict-transport-security', 'cache-control', 'access-controller'])(
+    'forwards %s',
+    (name) => {
+      expect(isForwardableResponseHeader(name)).toBe(true);
+    },
+  );
+});
+
+describe('mergeVary', () => {
+  it("keeps the gateway's names first and adds the Pod's once each, any case", () => {
+    expect(mergeVary('Origin', 'accept-language')).toBe('Origin, accept-language');
+    expect(mergeVary('Origin', 'origin, Accept-Language')).toBe('Origin, Accept-Language');
+    expect(mergeVary('Origin', ['x-a', 'X-A, x-b'])).toBe('Origin, x-a, x-b');
+  });
+
+  it("is the Pod's list when the gateway has none, and never empty entries", () => {
+    expect(mergeVary(undefined, 'accept-language')).toBe('accept-language');
+    expect(mergeVary(undefined, ' , *')).toBe('*');
+    expect(mergeVary('Origin', '')).toBe('Origin');
   });
 });
 

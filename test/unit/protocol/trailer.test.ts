@@ -48,6 +48,17 @@ describe('encodeTrailerFrame', () => {
     expect(body(frame)).toBe('grpc-status: 0\r\nx-list: ok\r\n');
   });
 
+  it('drops the names the gateway owns, as in the headers of a trailers-only answer', () => {
+    const frame = encodeTrailerFrame(0, '', {
+      'access-control-allow-origin': 'https://evil.example',
+      vary: 'origin',
+      'content-type': 'text/html',
+      'grpc-encoding': 'gzip',
+      'set-cookie': 'a=b',
+    });
+    expect(body(frame)).toBe('grpc-status: 0\r\nset-cookie: a=b\r\n');
+  });
+
   it('round-trips through parseTrailerBlock', () => {
     const frame = encodeTrailerFrame(3, 'bad\r\narg', { 'x-a': ['1', '2'], 'x-b': '' });
     const parsed = parseTrailerBlock(frame.subarray(5));
