@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { startHeadlessDns, type HeadlessDns } from '../../../../examples/headless-dns/server.js';
+import { SPOOFED_ADDRESS, SPOOFED_ADDRESS6, startHeadlessDns, type DnsMode } from '../../../../examples/headless-dns/server.js';
 import { DnsResolver, type DnsResolverOptions } from '../../../../src/upstream/resolver/dns-resolver.js';
 import { StaticResolver } from '../../../../src/upstream/resolver/static-resolver.js';
 import { hosts, recorder, sleep, tempResolvConf, waitFor } from './helpers.js';
@@ -222,6 +222,216 @@ describe.concurrent('DnsResolver: failures keep the last good set', () => {
     expect(hosts(await rec2.waitForSet(() => true))).toEqual(['127.0.0.2']);
     expect(slow.queries()).toBeGreaterThan(0);
     expect(r2.stats().failures).toBe(0);
+  });
+});
+
+/** A logger that keeps what it was told. */
+function logLines() {
+  const lines: Array<{ level: 'warn' | 'debug'; msg: string; obj: Record<string, unknown> }> = [];
+  return {
+    lines,
+    logger: {
+      warn: (obj: object, msg: string) => void lines.push({ level: 'warn', msg, obj: obj as Record<string, unknown> }),
+      debug: (obj: object, msg: string) => void lines.push({ level: 'debug', msg, obj: obj as Record<string, unknown> }),
+    },
+    about: (family: string) => lines.filter((l) => l.obj.family === family),
+  };
+}
+
+const ONE_FAMILY_FAILS: DnsMode[] = ['refused', 'servfail', 'notimp', 'formerr', 'drop'];
+
+describe.concurrent('DnsResolver: A and AAAA are independent', () => {
+  for (const mode of ONE_FAMILY_FAILS) {
+    it(`AAAA ${mode}, A answers: the A records are used, no error (dnsmasq and friends)`, async ({ onTestFinished }) => {
+      const { dns, resolver } = await setup(onTestFinished);
+      dns.setRecords(FQDN, ['127.0.0.2', '127.0.0.3', 'fd00::2']);
+      dns.setMode(mode, 'AAAA');
+      const rec = recorder();
+      const r = resolver({ queryTimeoutMs: 100 });
+      r.start(rec);
+      expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.2', '127.0.0.3']);
+      // and it follows changes of the family that answers
+      dns.setRecords(FQDN, ['127.0.0.4', 'fd00::2']);
+      expect(hosts(await rec.waitForSet((s) => s[0]?.host === '127.0.0.4'))).toEqual(['127.0.0.4']);
+      expect(rec.errors).toEqual([]);
+      expect(r.stats().failures).toBe(0);
+      expect(r.stats().familyFailures?.AAAA).toBeGreaterThanOrEqual(2);
+      expect(r.stats().familyFailures?.A).toBe(0);
+    });
+
+    it(`A ${mode}, AAAA answers: the AAAA records are used (an IPv6-only cluster)`, async ({ onTestFinished }) => {
+      const { dns, resolver } = await setup(onTestFinished);
+      dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2', 'fd00::3']);
+      dns.setMode(mode, 'A');
+      const rec = recorder();
+      const r = resolver({ queryTimeoutMs: 100 });
+      r.start(rec);
+      expect(hosts(await rec.waitForSet(() => true))).toEqual(['fd00::2', 'fd00::3']);
+      expect(rec.errors).toEqual([]);
+      expect(r.stats().familyFailures?.A).toBeGreaterThanOrEqual(1);
+    });
+  }
+
+  it('a short name through the search list, AAAA refused for every candidate (dnsmasq without --local): A is used', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    dns.setMode('refused', 'AAAA');
+    const rec = recorder();
+    resolver({ name: 'echo-headless', servers: [] }).start(rec);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.2']);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('both families fail: the round fails, onError, the last set is kept', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    const rec = recorder();
+    const r = resolver({ queryTimeoutMs: 100 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    dns.setMode('refused', 'A');
+    dns.setMode('servfail', 'AAAA');
+    await rec.waitForErrors(2, 4000);
+    expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }, { host: 'fd00::2', port: 50051 }]]);
+    expect(rec.errors[0]!.message).toMatch(/A: REFUSED.*AAAA: SERVFAIL/);
+    expect(r.stats().failures).toBeGreaterThanOrEqual(2);
+    expect(r.stats().lastError).toMatch(/every address family/);
+  });
+
+  it('a one-family glitch keeps that family\'s last addresses (a dual-stack Service keeps all its Pods) while the other follows DNS', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    const rec = recorder();
+    resolver({ queryTimeoutMs: 100 }).start(rec);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.2', 'fd00::2']);
+    dns.setMode('servfail', 'AAAA');
+    dns.setRecords(FQDN, ['127.0.0.3', 'fd00::3']);
+    expect(hosts(await rec.waitForSet((s) => s[0]?.host === '127.0.0.3'))).toEqual(['127.0.0.3', 'fd00::2']);
+    dns.setMode('normal', 'AAAA');
+    expect(hosts(await rec.waitForSet((s) => s[1]?.host === 'fd00::3'))).toEqual(['127.0.0.3', 'fd00::3']);
+    expect(rec.sets.every((s) => s.some((a) => a.host.includes(':')))).toBe(true);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('one family answered empty, the other failed: an answer for the first only (its emptiness confirmed twice), the other kept', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    const rec = recorder();
+    const r = resolver({ intervalMs: 300, queryTimeoutMs: 100 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    dns.setMode('refused', 'AAAA');
+    const q0 = dns.queries('A');
+    dns.setRecords(FQDN, ['fd00::2']); // no A record any more: NOERROR, empty
+    await waitFor(() => dns.queries('A') >= q0 + 1, 2000, 'one empty A round');
+    await sleep(30);
+    expect(rec.sets).toHaveLength(1); // not believed yet
+    expect(hosts(await rec.waitForSet((s) => s.length === 1, 2000))).toEqual(['fd00::2']);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('an IPv4-only Service scaled to zero behind a server that refuses AAAA: empty after two rounds', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    dns.setMode('refused', 'AAAA');
+    const rec = recorder();
+    resolver({ intervalMs: 300 }).start(rec);
+    await rec.waitForSet(() => true);
+    dns.removeName(FQDN);
+    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('per family, the server order still applies: a first server that refuses AAAA, a second that answers it', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    const first = await startHeadlessDns({ host: '127.0.0.1', port: 0 });
+    onTestFinished(() => first.close());
+    first.setRecords(FQDN, ['127.0.0.2']);
+    first.setMode('refused', 'AAAA');
+    const rec = recorder();
+    resolver({ servers: [first.address, dns.address] }).start(rec);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.2', 'fd00::2']);
+    expect(dns.queries('A')).toBe(0); // A was answered by the first server
+    expect(dns.queries('AAAA')).toBeGreaterThan(0);
+  });
+
+  it('a server that drops AAAA costs one timeout per round, not one per search-list candidate', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    dns.setMode('drop', 'AAAA');
+    const rec = recorder();
+    const r = resolver({ name: 'echo-headless', servers: [], intervalMs: 150, queryTimeoutMs: 100 });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    await waitFor(() => r.stats().lookups >= 3, 3000, 'three rounds');
+    r.stop();
+    // 4 candidate names (3 search domains + the name): the AAAA walk asks the server once per round
+    expect(dns.queries('AAAA')).toBeLessThanOrEqual(r.stats().lookups);
+  });
+
+  it('logs a failing family once when it starts failing and once when it answers again, not every round', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2']);
+    dns.setMode('refused', 'AAAA');
+    const log = logLines();
+    const rec = recorder();
+    const r = resolver({ intervalMs: 100, logger: log.logger });
+    r.start(rec);
+    await rec.waitForSet(() => true);
+    await waitFor(() => r.stats().lookups >= 4, 3000, 'four rounds');
+    // nothing kept on faith (AAAA never had an address): debug, with the flag that skips AAAA
+    expect(log.about('AAAA').map((l) => [l.level, l.msg])).toEqual([['debug', expect.stringContaining('--dns-family ipv4 skips AAAA')]]);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    dns.setMode('normal', 'AAAA');
+    await rec.waitForSet((s) => s.length === 2);
+    expect(log.about('AAAA').map((l) => l.msg)).toEqual([expect.stringContaining('fail'), 'DNS AAAA lookups answer again']);
+    // with addresses to keep: a warning, once
+    dns.setMode('servfail', 'AAAA');
+    const n = r.stats().lookups;
+    await waitFor(() => r.stats().lookups >= n + 3, 3000, 'three more rounds');
+    const warned = log.about('AAAA').slice(2);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 'warn', obj: { kept: 1, using: ['A'] } });
+    expect(log.lines.filter((l) => l.level === 'warn' && l.obj.family === undefined)).toEqual([]);
+  });
+
+  it('--dns-family ipv4 never asks AAAA; ipv6 never asks A', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    const rec4 = recorder();
+    const r4 = resolver({ family: 'ipv4', intervalMs: 100 });
+    r4.start(rec4);
+    expect(hosts(await rec4.waitForSet(() => true))).toEqual(['127.0.0.2']);
+    await waitFor(() => dns.queries('A') >= 3, 3000, 'three rounds');
+    r4.stop();
+    expect(dns.queries('AAAA')).toBe(0);
+    expect(r4.stats().familyFailures).toEqual({ A: 0 });
+
+    const a0 = dns.queries('A');
+    const rec6 = recorder();
+    const r6 = resolver({ family: 'ipv6', intervalMs: 100 });
+    r6.start(rec6);
+    expect(hosts(await rec6.waitForSet(() => true))).toEqual(['fd00::2']);
+    await waitFor(() => dns.queries('AAAA') >= 3, 3000, 'three rounds');
+    r6.stop();
+    expect(dns.queries('A')).toBe(a0);
+  });
+
+  it('forged replies (another id, name, type, class, no question, undecodable) are ignored; the real answer is used', async ({ onTestFinished }) => {
+    const { dns, resolver } = await setup(onTestFinished);
+    dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
+    dns.setMode('spoofed');
+    const rec = recorder();
+    const r = resolver({ intervalMs: 100 });
+    r.start(rec);
+    expect(hosts(await rec.waitForSet(() => true))).toEqual(['127.0.0.2', 'fd00::2']);
+    await waitFor(() => r.stats().lookups >= 3, 3000, 'three rounds');
+    const seen = rec.sets.flat().map((a) => a.host);
+    expect(seen).not.toContain(SPOOFED_ADDRESS);
+    expect(seen).not.toContain(SPOOFED_ADDRESS6);
+    expect(rec.errors).toEqual([]);
+    expect(r.stats().familyFailures).toEqual({ A: 0, AAAA: 0 });
   });
 });
 
