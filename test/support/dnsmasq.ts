@@ -32,10 +32,13 @@ export interface DnsmasqOptions {
 export interface Dnsmasq {
   address: { host: string; port: number };
   pid: number;
-  /** The hosts file now lists `addresses` for `name` (none: the name is gone); resolves once dnsmasq serves it. */
+  /**
+   * The hosts file now lists `addresses` for `name` (none: the name is gone); resolves once dnsmasq
+   * serves it and log() holds every query asked so far (set() asks A and AAAA itself).
+   */
   set(name: string, addresses: string[]): Promise<void>;
   remove(name: string): Promise<void>;
-  /** What dnsmasq wrote to its log so far (--log-queries): for failure messages. */
+  /** What dnsmasq wrote to its log so far (--log-queries, one `query[TYPE] NAME from IP` line per query). */
   log(): string;
   /** SIGTERM, then SIGKILL if it lingers; the temp directory is removed. */
   stop(): Promise<void>;
@@ -141,6 +144,19 @@ function handle(
     return a.records.map((r) => r.address).sort();
   };
 
+  // The log arrives over a pipe, apart from the answers: a marker query, once its line is read,
+  // means every query before it is in log() too (dnsmasq logs in order).
+  let marker = 0;
+  const logSynced = async (): Promise<void> => {
+    const name = `log-sync-${++marker}.invalid`;
+    await queryDns(address, name, 'A', { timeoutMs: 1000 });
+    const deadline = Date.now() + timeoutMs;
+    while (!log().includes(`query[A] ${name} `)) {
+      if (Date.now() > deadline) throw new Error(`dnsmasq's log does not show ${name} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
   const set = async (name: string, addresses: string[]): Promise<void> => {
     for (const a of addresses) if (!net.isIP(a)) throw new Error(`not an IP address: ${a}`);
     if (addresses.length > 0) names.set(key(name), [...addresses]);
@@ -154,7 +170,7 @@ function handle(
     for (;;) {
       try {
         const [got4, got6] = await Promise.all([served(name, 'A'), served(name, 'AAAA')]);
-        if (got4.join(',') === want4 && got6.join(',') === want6) return;
+        if (got4.join(',') === want4 && got6.join(',') === want6) return await logSynced();
       } catch {
         /* not answering this instant: ask again */
       }

@@ -83,7 +83,7 @@ describe('DnsResolver against dnsmasq', () => {
 
   it('--dns-family ipv4 never asks dnsmasq for AAAA', async ({ onTestFinished }) => {
     const name = `v4only.${SVC}`;
-    await plain.set(name, ['127.0.0.6']); // set() itself asks A and AAAA to see the change: count from here
+    await plain.set(name, ['127.0.0.6']); // set() itself asks A and AAAA (and logs them all): count from here
     const asked = (type: string) => plain.log().split('\n').filter((l) => l.includes(`query[${type}] ${name} `)).length;
     const [a0, aaaa0] = [asked('A'), asked('AAAA')];
     const rec = recorder();
