@@ -45,7 +45,7 @@ export interface Dnsmasq {
 }
 
 /** Fails the test file with how to install dnsmasq when it is missing (tests are never skipped). */
-export function requireDnsmasq(): void {
+function requireDnsmasq(): void {
   if (!existsSync(DNSMASQ)) {
     throw new Error(`${DNSMASQ} not found: install Debian's dnsmasq-base (apt-get install dnsmasq-base; .ci/run does it)`);
   }
