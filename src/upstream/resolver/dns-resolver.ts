@@ -286,7 +286,7 @@ export class DnsResolver implements Resolver {
       this.consecutiveFailures = 0;
       const addresses: ResolvedAddress[] = [];
       let believed = false;
-      let unconfirmed = false;
+      const unconfirmed: DnsRecordType[] = [];
       let minTtlS = Infinity;
       result.outcomes.forEach((o, i) => {
         const f = this.families[i]!;
@@ -294,14 +294,17 @@ export class DnsResolver implements Resolver {
         if (o.kind === 'records') {
           for (const r of o.records) if (r.ttl < minTtlS) minTtlS = r.ttl;
         }
-        if (kept === 'unconfirmed') unconfirmed = true;
+        if (kept === 'unconfirmed') unconfirmed.push(f.type);
         else if (kept === 'believed') believed = true;
         for (const host of f.last ?? []) addresses.push({ host, port: this.opts.port });
       });
       if (believed) this.counters.lastSuccess = Date.now();
       this.publish(sortAddresses(addresses), { name: result.name });
-      if (unconfirmed) {
-        log?.warn({ name: this.opts.name, addresses: this.current?.length ?? 0 }, 'DNS says the Service has no addresses; keeping the current set until the next round confirms it');
+      if (unconfirmed.length > 0) {
+        log?.warn(
+          { name: this.opts.name, families: unconfirmed, addresses: this.current?.length ?? 0 },
+          `DNS says the Service has no ${unconfirmed.join('/')} addresses; keeping them until the next round confirms it`,
+        );
         nextMs = this.notSoonerThanRateLimit(Math.min(intervalMs, BACKOFF_BASE_MS));
       } else {
         nextMs = this.jittered(intervalMs);

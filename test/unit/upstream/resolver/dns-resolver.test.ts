@@ -235,8 +235,15 @@ function logLines() {
       debug: (obj: object, msg: string) => void lines.push({ level: 'debug', msg, obj: obj as Record<string, unknown> }),
     },
     about: (family: string) => lines.filter((l) => l.obj.family === family),
+    /** Waits for the n-th warning that an empty answer awaits confirmation: that round is over. */
+    unconfirmed: (n: number) =>
+      waitFor(() => lines.filter((l) => l.msg.includes('until the next round confirms it')).length >= n, 4000, `unconfirmed empty answer #${n}`),
   };
 }
+
+// Rounds that must come after a step of the test run 1 s apart (intervalMs 1000: the confirming round
+// is due min(1 s, interval) later, so is the round after a failure): a test that waits for a round
+// to be over (see logLines().unconfirmed) has a second to take its next step, even on a busy machine.
 
 const ONE_FAMILY_FAILS: DnsMode[] = ['refused', 'servfail', 'notimp', 'formerr', 'drop'];
 
@@ -311,16 +318,16 @@ describe.concurrent('DnsResolver: A and AAAA are independent', () => {
     const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2', 'fd00::2']);
     const rec = recorder();
-    const r = resolver({ intervalMs: 300, queryTimeoutMs: 100 });
+    const log = logLines();
+    const r = resolver({ intervalMs: 1000, queryTimeoutMs: 100, logger: log.logger });
     r.start(rec);
     await rec.waitForSet(() => true);
     dns.setMode('refused', 'AAAA');
-    const q0 = dns.queries('A');
     dns.setRecords(FQDN, ['fd00::2']); // no A record any more: NOERROR, empty
-    await waitFor(() => dns.queries('A') >= q0 + 1, 2000, 'one empty A round');
-    await sleep(30);
+    await log.unconfirmed(1);
     expect(rec.sets).toHaveLength(1); // not believed yet
-    expect(hosts(await rec.waitForSet((s) => s.length === 1, 2000))).toEqual(['fd00::2']);
+    expect(log.lines.find((l) => l.msg.includes('confirms'))!.obj.families).toEqual(['A']);
+    expect(hosts(await rec.waitForSet((s) => s.length === 1, 4000))).toEqual(['fd00::2']);
     expect(rec.errors).toEqual([]);
   });
 
@@ -332,7 +339,7 @@ describe.concurrent('DnsResolver: A and AAAA are independent', () => {
     resolver({ intervalMs: 300 }).start(rec);
     await rec.waitForSet(() => true);
     dns.removeName(FQDN);
-    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(await rec.waitForSet((s) => s.length === 0, 4000)).toEqual([]);
     expect(rec.errors).toEqual([]);
   });
 
@@ -434,18 +441,17 @@ describe.concurrent('DnsResolver: authoritative empty answers (no ready Pods)', 
     const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
-    const r = resolver({ intervalMs: 300 });
+    const log = logLines();
+    const r = resolver({ intervalMs: 1000, logger: log.logger });
     r.start(rec);
     await rec.waitForSet(() => true);
-    const q0 = dns.queries();
     dns.removeName(FQDN);
     // first empty round: nothing reported, no error
-    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one round');
-    await sleep(30);
+    await log.unconfirmed(1);
     expect(rec.sets).toHaveLength(1);
     expect(rec.errors).toEqual([]);
     // second: the empty set
-    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(await rec.waitForSet((s) => s.length === 0, 4000)).toEqual([]);
     expect(rec.errors).toEqual([]);
     expect(r.stats().failures).toBe(0);
     // and Pods coming back are picked up
@@ -468,13 +474,15 @@ describe.concurrent('DnsResolver: authoritative empty answers (no ready Pods)', 
     const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
-    resolver({ intervalMs: 300 }).start(rec);
+    const log = logLines();
+    const r = resolver({ intervalMs: 1000, logger: log.logger });
+    r.start(rec);
     await rec.waitForSet(() => true);
-    const q0 = dns.queries();
     dns.removeName(FQDN);
-    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one round');
+    await log.unconfirmed(1);
+    const seen = r.stats().lastSuccess; // an unconfirmed empty answer is no success
     dns.setRecords(FQDN, ['127.0.0.2']);
-    await sleep(800);
+    await waitFor(() => r.stats().lastSuccess > seen, 4000, 'the confirming round');
     expect(rec.sets).toEqual([[{ host: '127.0.0.2', port: 50051 }]]);
   });
 
@@ -482,19 +490,17 @@ describe.concurrent('DnsResolver: authoritative empty answers (no ready Pods)', 
     const { dns, resolver } = await setup(onTestFinished);
     dns.setRecords(FQDN, ['127.0.0.2']);
     const rec = recorder();
-    resolver({ intervalMs: 300, queryTimeoutMs: 100 }).start(rec);
+    const log = logLines();
+    resolver({ intervalMs: 1000, queryTimeoutMs: 100, logger: log.logger }).start(rec);
     await rec.waitForSet(() => true);
-    const q0 = dns.queries();
     dns.removeName(FQDN);
-    await waitFor(() => dns.queries() >= q0 + 2, 2000, 'one empty round');
+    await log.unconfirmed(1);
     dns.setMode('servfail');
-    await rec.waitForErrors(1);
+    await rec.waitForErrors(1, 4000);
     dns.setMode('normal'); // still NXDOMAIN: needs two more empty rounds
-    const q1 = dns.queries();
-    await waitFor(() => dns.queries() >= q1 + 2, 2000, 'one more empty round');
-    await sleep(30);
+    await log.unconfirmed(2);
     expect(rec.sets).toHaveLength(1);
-    expect(await rec.waitForSet((s) => s.length === 0, 2000)).toEqual([]);
+    expect(await rec.waitForSet((s) => s.length === 0, 4000)).toEqual([]);
   });
 
   it('on the first round, an empty answer is reported at once', async ({ onTestFinished }) => {
