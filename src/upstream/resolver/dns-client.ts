@@ -82,11 +82,11 @@ function sameName(a: string, b: string): boolean {
 }
 
 /**
- * Whether a decoded message is the reply to our question: id, QR bit, and our one question echoed
- * (RFC 5452 section 9.1). A reply without the question (some servers send FORMERR that way) cannot
- * be told from a forged one, so it is not ours either: the query then times out, like one dropped.
+ * Whether a decoded message is the reply to our question: id, QR bit, and our one question echoed.
+ * A reply without the question (some servers send FORMERR that way) cannot be told from a forged
+ * one, so it is not ours either: the query then times out, like one dropped.
  */
-export function isReplyTo(msg: packet.DecodedPacket, id: number, name: string, type: DnsRecordType): boolean {
+function isReplyTo(msg: packet.DecodedPacket, id: number, name: string, type: DnsRecordType): boolean {
   if (msg.id !== id || msg.type !== 'response') return false;
   const qs = msg.questions;
   if (!qs || qs.length !== 1) return false;
