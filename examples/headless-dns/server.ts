@@ -8,9 +8,11 @@
 //     {"cmd":"set","name":"echo.default.svc.cluster.local","addresses":["127.0.0.2"],"ttl":5}
 //     {"cmd":"remove","name":"echo.default.svc.cluster.local"}
 //     {"cmd":"cname","name":"alias.example","target":"echo.default.svc.cluster.local"}
-//     {"cmd":"mode","mode":"servfail"}          normal | servfail | refused | drop | malformed
+//     {"cmd":"mode","mode":"servfail"}          normal | servfail | refused | notimp | formerr | drop |
+//                                               malformed | spoofed; with "type":"AAAA" (or "A") for
+//                                               that record type only, as real servers do
 //     {"cmd":"udpLimit","bytes":512}            or null for "honour EDNS"
-//     {"cmd":"stats"}                           -> {"ack":..,"queries":N,"tcpConnections":N}
+//     {"cmd":"stats"}                           -> {"ack":..,"queries":N,"queriesA":N,"queriesAAAA":N,"tcpConnections":N}
 //     {"cmd":"close"}                           close and exit
 //
 // Behaviour: names are case-insensitive; an unknown name is NXDOMAIN; a known name asked for the
@@ -18,6 +20,10 @@
 // zone. UDP replies larger than the client's EDNS0 buffer (512 without EDNS), or than the
 // setUdpLimit() override, are sent truncated: TC bit, empty answer. Answer owner names are
 // compressed (pointer to the question), like real servers, so ~100 A records fit in 4096 bytes.
+// Modes: servfail, refused, notimp, formerr answer that rcode (with the question echoed); drop
+// answers nothing; malformed answers an undecodable datagram with the query's id; spoofed sends,
+// before the real answer, the forgeries a resolver must ignore: another id, another name, another
+// type, another class, no question, and an undecodable datagram, each listing SPOOFED_ADDRESS.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -29,7 +35,12 @@ export interface HostPort {
   port: number;
 }
 
-export type DnsMode = 'normal' | 'servfail' | 'refused' | 'drop' | 'malformed';
+export type DnsMode = 'normal' | 'servfail' | 'refused' | 'notimp' | 'formerr' | 'drop' | 'malformed' | 'spoofed';
+export const DNS_MODES: readonly DnsMode[] = ['normal', 'servfail', 'refused', 'notimp', 'formerr', 'drop', 'malformed', 'spoofed'];
+export type QueryType = 'A' | 'AAAA';
+/** The address every forged reply of the spoofed mode carries: it must never be used. */
+export const SPOOFED_ADDRESS = '10.66.6.6';
+export const SPOOFED_ADDRESS6 = 'fd66::6';
 
 export interface HeadlessDns {
   address: HostPort;
@@ -38,11 +49,12 @@ export interface HeadlessDns {
   removeName(name: string): void;
   /** `name` becomes a CNAME to `target` (null removes it). */
   setCname(name: string, target: string | null, ttl?: number): void;
-  setMode(mode: DnsMode): void;
+  /** The mode for every query, or (with `type`) for queries of that record type only. */
+  setMode(mode: DnsMode, type?: QueryType): void;
   /** Truncate (TC bit, empty answer) UDP replies larger than this, ignoring EDNS; null = honour EDNS. */
   setUdpLimit(bytes: number | null): void;
-  /** Queries received, UDP and TCP. */
-  queries(): number;
+  /** Queries received, UDP and TCP (of one record type, with `type`). */
+  queries(type?: QueryType): number;
   /** TCP connections accepted. */
   tcpConnections(): number;
   close(): Promise<void>;
@@ -133,11 +145,13 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
   const records = new Map<string, Entry>();
   const cnames = new Map<string, { target: string; ttl: number }>();
   let mode: DnsMode = 'normal';
+  const typeModes = new Map<string, DnsMode>();
+  const typeQueries = new Map<string, number>();
   let udpLimit: number | null = null;
   let queryCount = 0;
   let tcpCount = 0;
 
-  function answer(query: packet.DecodedPacket): Reply {
+  function answer(query: packet.DecodedPacket, mode: DnsMode): Reply {
     const q = query.questions?.[0];
     const opt = query.additionals?.find((a) => a.type === 'OPT') as packet.OptAnswer | undefined;
     const rd = query.flag_rd ? packet.RECURSION_DESIRED : 0;
@@ -145,6 +159,8 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
     const answerRecords: Buffer[] = [];
     if (mode === 'servfail') rcode = 2;
     else if (mode === 'refused') rcode = 5;
+    else if (mode === 'notimp') rcode = 4;
+    else if (mode === 'formerr') rcode = 1;
     else if (!q || q.class !== 'IN') rcode = 1; // FORMERR
     else {
       let current = key(q.name);
@@ -205,11 +221,38 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
     return b;
   }
 
-  function handle(raw: Buffer): { query: packet.DecodedPacket; reply: Reply } | 'garbage' | null {
+  /**
+   * Replies a resolver must ignore (see the spoofed mode): each would put SPOOFED_ADDRESS(6) in
+   * the answer if it were taken for the reply to `query`.
+   */
+  function forgeries(raw: Buffer, query: packet.DecodedPacket): Buffer[] {
+    const q = query.questions?.[0];
+    if (!q || (q.type !== 'A' && q.type !== 'AAAA')) return [];
+    const data = q.type === 'A' ? SPOOFED_ADDRESS : SPOOFED_ADDRESS6;
+    const other = q.type === 'A' ? 'AAAA' : 'A';
+    const id = query.id ?? 0;
+    const forged = (o: { id?: number; type?: 'query' | 'response'; questions: packet.Question[] }): Buffer =>
+      packet.encode({
+        type: o.type ?? 'response',
+        id: o.id ?? id,
+        flags: packet.AUTHORITATIVE_ANSWER,
+        questions: o.questions,
+        answers: [{ type: q.type, name: q.name, ttl: 30, data }],
+      } as packet.Packet);
+    return [
+      forged({ id: (id + 1) & 0xffff, questions: [q] }), // another id
+      forged({ questions: [{ ...q, name: `spoofed.${q.name}` }] }), // another name
+      forged({ questions: [{ ...q, type: other }] }), // another type
+      forged({ questions: [{ ...q, class: 'CH' }] }), // another class
+      forged({ questions: [] }), // no question
+      forged({ type: 'query', questions: [q] }), // not a response (QR bit clear)
+      garbage(raw), // undecodable, our id
+    ];
+  }
+
+  function handle(raw: Buffer): { query: packet.DecodedPacket; reply: Reply; before: Buffer[] } | null {
     if (raw.length < 12) return null;
     queryCount++;
-    if (mode === 'drop') return null;
-    if (mode === 'malformed') return 'garbage';
     let query: packet.DecodedPacket;
     try {
       query = packet.decode(raw);
@@ -217,14 +260,23 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
       return null;
     }
     if (query.type !== 'query') return null;
-    return { query, reply: answer(query) };
+    const qtype = String(query.questions?.[0]?.type ?? '');
+    typeQueries.set(qtype, (typeQueries.get(qtype) ?? 0) + 1);
+    const m = typeModes.get(qtype) ?? mode;
+    if (m === 'drop') return null;
+    if (m === 'malformed') {
+      const g = garbage(raw);
+      return { query, reply: { full: g, truncated: g }, before: [] };
+    }
+    return { query, reply: answer(query, m), before: m === 'spoofed' ? forgeries(raw, query) : [] };
   }
 
   const udp = dgram.createSocket(net.isIPv6(opts.host) ? 'udp6' : 'udp4');
   udp.on('message', (raw, rinfo) => {
     const r = handle(raw);
     if (r === null) return;
-    const out = r === 'garbage' ? garbage(raw) : r.reply.full.length > udpBudget(r.query) ? r.reply.truncated : r.reply.full;
+    for (const b of r.before) udp.send(b, rinfo.port, rinfo.address);
+    const out = r.reply.full.length > udpBudget(r.query) ? r.reply.truncated : r.reply.full;
     udp.send(out, rinfo.port, rinfo.address);
   });
   udp.on('error', () => {});
@@ -245,8 +297,7 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
         buf = buf.subarray(2 + len);
         const r = handle(raw);
         if (r === null) continue;
-        const out = r === 'garbage' ? garbage(raw) : r.reply.full;
-        sock.write(Buffer.concat([u16(out.length), out]));
+        for (const out of [...r.before, r.reply.full]) sock.write(Buffer.concat([u16(out.length), out]));
       }
     });
   });
@@ -290,13 +341,16 @@ export async function startHeadlessDns(opts: { host: string; port: number; /** i
       if (target === null) cnames.delete(key(name));
       else cnames.set(key(name), { target: key(target), ttl });
     },
-    setMode(m) {
-      mode = m;
+    setMode(m, type) {
+      if (type === undefined) {
+        mode = m;
+        typeModes.clear();
+      } else typeModes.set(type, m);
     },
     setUdpLimit(bytes) {
       udpLimit = bytes;
     },
-    queries: () => queryCount,
+    queries: (type) => (type === undefined ? queryCount : (typeQueries.get(type) ?? 0)),
     tcpConnections: () => tcpCount,
     async close() {
       if (closed) return;
@@ -320,6 +374,7 @@ interface Command {
   ttl?: number;
   target?: string | null;
   mode?: DnsMode;
+  type?: QueryType;
   bytes?: number | null;
 }
 
@@ -353,15 +408,16 @@ async function main(): Promise<void> {
         dns.setCname(String(c.name), c.target ?? null, c.ttl);
         return {};
       case 'mode':
-        if (!['normal', 'servfail', 'refused', 'drop', 'malformed'].includes(String(c.mode))) throw new Error(`unknown mode ${c.mode}`);
-        dns.setMode(c.mode as DnsMode);
+        if (!DNS_MODES.includes(c.mode as DnsMode)) throw new Error(`unknown mode ${c.mode}`);
+        if (c.type !== undefined && c.type !== 'A' && c.type !== 'AAAA') throw new Error(`unknown record type ${c.type}`);
+        dns.setMode(c.mode as DnsMode, c.type);
         return {};
       case 'udpLimit':
         dns.setUdpLimit(c.bytes ?? null);
         return {};
       case 'stats':
       case 'ping':
-        return { queries: dns.queries(), tcpConnections: dns.tcpConnections() };
+        return { queries: dns.queries(), queriesA: dns.queries('A'), queriesAAAA: dns.queries('AAAA'), tcpConnections: dns.tcpConnections() };
       case 'close':
         setImmediate(() => void exit(0));
         return {};

@@ -381,6 +381,7 @@ function buildConfig(r: Resolved): Config {
       resolveIntervalMs: r.one(S.resolveInterval),
       queryTimeoutMs: r.one(S.dnsTimeout),
       resolvConfPath: r.one(S.resolvConf),
+      family: r.one(S.dnsFamily),
     },
     shutdown: {
       delayMs: r.one(S.shutdownDelay),

@@ -17,7 +17,7 @@ import {
   parseTarget,
   parseTrustProxy,
 } from './parse-values.js';
-import type { BalancerName, HostPort, LogLevel, OriginRule, RouteConfig, TargetSpec } from './types.js';
+import type { BalancerName, DnsFamily, HostPort, LogLevel, OriginRule, RouteConfig, TargetSpec } from './types.js';
 
 export type SettingKind =
   /** Takes a value: --name VALUE, --name=VALUE. */
@@ -105,6 +105,7 @@ export const MAX_WORKERS = 64;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const BALANCERS: readonly BalancerName[] = ['round-robin', 'least-request'];
+const DNS_FAMILIES: readonly DnsFamily[] = ['any', 'ipv4', 'ipv6'];
 
 function routeObject(v: Record<string, unknown>): string {
   const keys = Object.keys(v);
@@ -422,6 +423,14 @@ export const S = {
     help: 'Timeout of one DNS query',
     defaults: ['2s'],
     parse: positiveDuration,
+  }),
+  dnsFamily: value<DnsFamily>({
+    name: 'dns-family',
+    group: G_DNS,
+    metavar: DNS_FAMILIES.join('|'),
+    help: 'Record types asked for dns:/// targets: any = A and AAAA (each used whatever happens to the other), ipv4 = A only, ipv6 = AAAA only',
+    defaults: ['any'],
+    parse: (s) => parseChoice(s, DNS_FAMILIES),
   }),
   resolvConf: value<string>({
     name: 'resolv-conf',

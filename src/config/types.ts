@@ -94,7 +94,11 @@ export interface DnsConfig {
   /** Per-query timeout. */
   queryTimeoutMs: number;
   resolvConfPath: string;
+  /** Which record types are asked: any = A and AAAA, each used whatever happens to the other. */
+  family: DnsFamily;
 }
+
+export type DnsFamily = 'any' | 'ipv4' | 'ipv6';
 
 export interface ShutdownConfig {
   /** After SIGTERM, keep serving (with /readyz 503) this long so endpoint removal propagates. */

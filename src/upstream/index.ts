@@ -19,6 +19,7 @@ function resolverFor(target: TargetSpec, config: Config, logger: Logger): Resolv
     intervalMs: config.dns.resolveIntervalMs,
     queryTimeoutMs: config.dns.queryTimeoutMs,
     resolvConfPath: config.dns.resolvConfPath,
+    family: config.dns.family,
     logger,
   });
 }

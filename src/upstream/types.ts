@@ -80,6 +80,11 @@ export interface ResolverStats {
   /** ms since the epoch, 0 when none yet */
   lastSuccess: number;
   lastError?: string;
+  /**
+   * DNS: rounds in which this record type failed while another answered (its last good addresses
+   * were kept). Absent for resolvers without record types.
+   */
+  familyFailures?: Partial<Record<'A' | 'AAAA', number>>;
 }
 
 export interface Upstream {

@@ -1,9 +1,11 @@
 // Harder variants of the balancing experiments (see balancing.test.ts for the setup): the orders in
 // which Kubernetes really does things, a Pod restarting on its own IP, streams on a draining Pod.
+// Kubernetes' order runs against each DNS server of test/support/dns-servers.ts (dnsmasq too).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { readyPods, startDnsGateway, waitForReady } from '../support/dns-gateway.js';
-import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
+import { spawnHeadlessDns } from '../support/dns-process.js';
+import { HEADLESS_SERVICES, type HeadlessService } from '../support/dns-servers.js';
 import { spawnPod, type PodProcess } from '../support/pod-process.js';
 import { freePort, podAddresses } from '../support/ports.js';
 import {
@@ -23,7 +25,8 @@ import {
 const RESOLVE_INTERVAL_MS = 500;
 const PROPAGATION_MS = 1_200;
 
-let dns: DnsProcess;
+/** The DNS server of the describe block that runs (each block starts and stops its own). */
+let dns: HeadlessService;
 let port: number;
 let service = 0;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -33,10 +36,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await Promise.resolve().then(cleanups.pop()!).catch(() => {});
 });
 beforeAll(async () => {
-  [dns, port] = await Promise.all([spawnHeadlessDns(), freePort()]);
-});
-afterAll(async () => {
-  await dns?.stop();
+  port = await freePort();
 });
 
 const serviceName = (): string => `edge${++service}.test.svc.cluster.local`;
@@ -68,7 +68,14 @@ function load(gw: Gateway, o: { workers: number; maxMs: number; delayMs?: number
   return l;
 }
 
-describe('balancing, the harder orders (resolve-interval 500ms)', () => {
+describe.each(HEADLESS_SERVICES)('balancing, the harder orders, DNS served by $name (resolve-interval 500ms)', (server) => {
+  beforeAll(async () => {
+    dns = await server.start();
+  });
+  afterAll(async () => {
+    await dns?.stop();
+  });
+
   it('Kubernetes order: a Pod is removed from DNS and SIGTERMed at the same moment, under load: zero failed calls', async () => {
     const name = serviceName();
     const all = await pods(podAddresses(3, 50));
@@ -91,6 +98,16 @@ describe('balancing, the harder orders (resolve-interval 500ms)', () => {
     );
     expect(report.failed, failureSummary(report)).toBe(0);
   }, 60_000);
+
+});
+
+describe('balancing, the harder orders (resolve-interval 500ms)', () => {
+  beforeAll(async () => {
+    dns = await spawnHeadlessDns();
+  });
+  afterAll(async () => {
+    await dns?.stop();
+  });
 
   it('a Pod restarts on its own IP (SIGTERM, same address back, DNS unchanged), under load: zero failed calls, it gets traffic again', async () => {
     const name = serviceName();

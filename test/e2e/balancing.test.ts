@@ -3,7 +3,9 @@
 //   - Pods: examples/echo-pod/server.ts as child processes (spawnPod) on 127.0.0.2, 127.0.0.3, ...,
 //     all on ONE port, like Pod IPs behind a headless Service (the 60-Pod and slow-Pod cases use
 //     in-process grpc-js servers, see there why);
-//   - the headless Service: examples/headless-dns/server.ts as a child process (spawnHeadlessDns);
+//   - the headless Service: examples/headless-dns/server.ts as a child process (spawnHeadlessDns),
+//     and, for scale-out, scale-in and the rolling update, again Debian's dnsmasq serving a hosts
+//     file (test/support/dns-servers.ts), which answers AAAA REFUSED;
 //   - the gateway: startGateway in this process, resolving dns:///NAME:PORT every 500 ms;
 //   - clients: connect-web (gRPC-Web binary) and protobuf-ts (gRPC-Web text), real fetch.
 // Every load loop is bounded in calls and time (test/support/load.ts) and stops by itself.
@@ -16,6 +18,7 @@ import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { EchoRequestSchema, EchoResponseSchema } from '../gen/es/echo_pb.js';
 import { readyPods, startDnsGateway, waitForReady } from '../support/dns-gateway.js';
 import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
+import { HEADLESS_SERVICES, type HeadlessService } from '../support/dns-servers.js';
 import { spawnPod, type PodProcess } from '../support/pod-process.js';
 import { freePort, podAddresses } from '../support/ports.js';
 import {
@@ -41,7 +44,8 @@ const MAX_INTERVAL_MS = RESOLVE_INTERVAL_MS * 1.1;
 /** Comfortably more than one resolve interval: after this, DNS changes have reached the pool. */
 const PROPAGATION_MS = 1_200;
 
-let dns: DnsProcess;
+/** The DNS server of the describe block that runs (each block starts and stops its own). */
+let dns: HeadlessService;
 let port: number;
 let service = 0;
 
@@ -59,11 +63,7 @@ afterEach(async () => {
 });
 
 beforeAll(async () => {
-  [dns, port] = await Promise.all([spawnHeadlessDns(), freePort()]);
-});
-
-afterAll(async () => {
-  await dns?.stop();
+  port = await freePort();
 });
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -133,7 +133,14 @@ function loadFrom(gw: Gateway, o: { workers: number; maxCalls: number; maxMs: nu
 
 // ---- the experiments -------------------------------------------------------------------------------
 
-describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web clients)', () => {
+describe.each(HEADLESS_SERVICES)('balancing over a headless Service served by $name (real Pods, real DNS, real gRPC-Web clients)', (server) => {
+  beforeAll(async () => {
+    dns = await server.start();
+  });
+  afterAll(async () => {
+    await dns?.stop();
+  });
+
   it(
     'scale-out 1 → 5 Pods, resolve-interval 500ms: ONE keep-alive connection, every new Pod has traffic within interval + 1 s, then ~20% each',
     async () => {
@@ -266,6 +273,17 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
     60_000,
   );
 
+});
+
+describe('balancing over a headless Service: crash, DNS outage, a big Service, a slow Pod (headless-dns)', () => {
+  let headless: DnsProcess;
+  beforeAll(async () => {
+    dns = headless = await spawnHeadlessDns();
+  });
+  afterAll(async () => {
+    await headless?.stop();
+  });
+
   it(
     'crash: a Pod SIGKILLed under load (resolve-interval 500ms): at most the calls in flight fail, none after',
     async () => {
@@ -364,14 +382,14 @@ describe('balancing over a headless Service (real Pods, real DNS, real gRPC-Web 
       const ips = podAddresses(60, 2);
       const servers: EchoPod[] = await Promise.all(ips.map((host) => startEchoPod({ host, port: bigPort })));
       defer(() => Promise.all(servers.map((s) => s.forceClose())));
-      await dns.udpLimit(512);
-      defer(() => dns.udpLimit(null));
-      const tcpBefore = (await dns.stats()).tcpConnections;
+      await headless.udpLimit(512);
+      defer(() => headless.udpLimit(null));
+      const tcpBefore = (await headless.stats()).tcpConnections;
       await dns.set(name, ips, 30);
 
       const gw = await gateway(name, { podPort: bigPort });
       await waitForReady(gw, servers.map((s) => s.address), 10_000);
-      const tcpAfter = (await dns.stats()).tcpConnections;
+      const tcpAfter = (await headless.stats()).tcpConnections;
 
       const load = loadFrom(gw, { workers: 6, maxCalls: 2_000, maxMs: 20_000 });
       await load.until(() => servers.every((s) => (load.perPod()[s.address] ?? 0) > 0), 15_000);

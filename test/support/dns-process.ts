@@ -4,6 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { DnsMode } from '../../examples/headless-dns/server.js';
 
 export interface DnsProcessOptions {
   host?: string;
@@ -13,7 +14,7 @@ export interface DnsProcessOptions {
   startTimeoutMs?: number;
 }
 
-export type DnsProcessMode = 'normal' | 'servfail' | 'refused' | 'drop' | 'malformed';
+export type { DnsMode as DnsProcessMode } from '../../examples/headless-dns/server.js';
 
 export interface DnsProcess {
   address: { host: string; port: number };
@@ -21,9 +22,10 @@ export interface DnsProcess {
   set(name: string, addresses: string[], ttl?: number): Promise<void>;
   remove(name: string): Promise<void>;
   cname(name: string, target: string | null, ttl?: number): Promise<void>;
-  mode(mode: DnsProcessMode): Promise<void>;
+  /** For every query, or (with `type`) for that record type only. */
+  mode(mode: DnsMode, type?: 'A' | 'AAAA'): Promise<void>;
   udpLimit(bytes: number | null): Promise<void>;
-  stats(): Promise<{ queries: number; tcpConnections: number }>;
+  stats(): Promise<{ queries: number; queriesA: number; queriesAAAA: number; tcpConnections: number }>;
   /** SIGKILL: a DNS outage (UDP then gets ICMP port unreachable). Resolves once the child is gone. */
   kill(): Promise<void>;
   /** Graceful: close the server and wait for the child to exit. */
@@ -136,11 +138,11 @@ export async function spawnHeadlessDns(opts: DnsProcessOptions = {}): Promise<Dn
     set: async (name, addresses, ttl) => void (await command({ cmd: 'set', name, addresses, ...(ttl !== undefined ? { ttl } : {}) })),
     remove: async (name) => void (await command({ cmd: 'remove', name })),
     cname: async (name, target, ttl) => void (await command({ cmd: 'cname', name, target, ...(ttl !== undefined ? { ttl } : {}) })),
-    mode: async (mode) => void (await command({ cmd: 'mode', mode })),
+    mode: async (mode, type) => void (await command({ cmd: 'mode', mode, ...(type !== undefined ? { type } : {}) })),
     udpLimit: async (bytes) => void (await command({ cmd: 'udpLimit', bytes })),
     stats: async () => {
       const a = await command({ cmd: 'stats' });
-      return { queries: Number(a.queries), tcpConnections: Number(a.tcpConnections) };
+      return { queries: Number(a.queries), queriesA: Number(a.queriesA), queriesAAAA: Number(a.queriesAAAA), tcpConnections: Number(a.tcpConnections) };
     },
     kill: async () => {
       killOnExit();

@@ -1,9 +1,12 @@
 // One DNS question to one server, the way a stub resolver asks it:
 // - UDP first, with an EDNS0 OPT record advertising a 4096-byte buffer, so the answer for a
 //   headless Service with 60-100 Pods fits in one datagram when the server honours EDNS;
-// - a random 16-bit id, checked with the question on the reply; foreign or mismatched datagrams
-//   are ignored and we keep waiting (the socket is connected, so the kernel already drops
-//   datagrams from other peers and reports ICMP port unreachable as ECONNREFUSED);
+// - a random 16-bit id; a reply is ours only when it echoes the id and exactly our question (name,
+//   case-insensitively; type; class IN). Anything else - another id, another question, no question,
+//   an undecodable datagram - is ignored and we keep waiting for the real answer until the timeout:
+//   an off-path spoofer or a confused middlebox cannot fail (or answer) a query with one datagram
+//   (the socket is connected, so the kernel already drops datagrams from other peers and reports
+//   ICMP port unreachable as ECONNREFUSED);
 // - TC bit set: the same question again over TCP (2-byte length prefix) and that answer is used;
 // - CNAME chains inside the answer are followed.
 // Every socket and timer is closed on every path: answer, timeout, error, abort.
@@ -78,13 +81,17 @@ function sameName(a: string, b: string): boolean {
   return a.replace(/\.$/, '').toLowerCase() === b.replace(/\.$/, '').toLowerCase();
 }
 
-/** Whether a decoded message is the reply to our question (id, QR bit, question echoed). */
+/**
+ * Whether a decoded message is the reply to our question: id, QR bit, and our one question echoed.
+ * A reply without the question (some servers send FORMERR that way) cannot be told from a forged
+ * one, so it is not ours either: the query then times out, like one dropped.
+ */
 function isReplyTo(msg: packet.DecodedPacket, id: number, name: string, type: DnsRecordType): boolean {
   if (msg.id !== id || msg.type !== 'response') return false;
-  const q = msg.questions?.[0];
-  // Some servers omit the question on errors (e.g. FORMERR); accept a missing one.
-  if (!q) return true;
-  return q.type === type && sameName(q.name, name);
+  const qs = msg.questions;
+  if (!qs || qs.length !== 1) return false;
+  const q = qs[0]!;
+  return q.type === type && q.class === 'IN' && sameName(q.name, name);
 }
 
 /** Extracts rcode, flags and the A/AAAA records for `name`, following CNAMEs in the answer. */
@@ -174,7 +181,13 @@ export function queryDns(server: HostPort, name: string, type: DnsRecordType, op
       resolve(answer);
     };
     const onAbort = (): void => fail(new DnsError('EABORTED', `DNS query aborted: ${where}`, server));
-    const timer = setTimeout(() => fail(new DnsError('ETIMEOUT', `DNS query timed out after ${opts.timeoutMs} ms: ${where}`, server)), opts.timeoutMs);
+    // Replies that were not ours (see isReplyTo): said in the timeout's message, so an operator
+    // can tell a server that answers wrongly from one that does not answer.
+    let ignored = 0;
+    const timer = setTimeout(() => {
+      const why = ignored > 0 ? ` (${ignored} ${ignored === 1 ? 'reply' : 'replies'} ignored: undecodable or not matching the question)` : '';
+      fail(new DnsError('ETIMEOUT', `DNS query timed out after ${opts.timeoutMs} ms${why}: ${where}`, server));
+    }, opts.timeoutMs);
     if (opts.unref) timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -203,11 +216,14 @@ export function queryDns(server: HostPort, name: string, type: DnsRecordType, op
           let msg: packet.DecodedPacket;
           try {
             msg = packet.decode(frame);
-          } catch (err) {
-            fail(new DnsError('EBADRESP', `malformed DNS answer over TCP: ${where}`, server, { cause: err }));
-            return;
+          } catch {
+            ignored++;
+            continue; // the length prefix still frames the stream: wait for the next message
           }
-          if (!isReplyTo(msg, id, name, type)) continue;
+          if (!isReplyTo(msg, id, name, type)) {
+            ignored++;
+            continue;
+          }
           succeed(interpretAnswer(msg, name, type, 'tcp'));
           return;
         }
@@ -220,23 +236,26 @@ export function queryDns(server: HostPort, name: string, type: DnsRecordType, op
       if (opts.unref) sock.unref();
       sock.on('error', (err) => netError(err, 'UDP'));
       sock.on('message', (data: Buffer) => {
-        if (data.length < 12 || data.readUInt16BE(0) !== id) return; // not ours: keep waiting
+        if (data.length < 12 || data.readUInt16BE(0) !== id) {
+          ignored++;
+          return; // not ours: keep waiting
+        }
         let msg: packet.DecodedPacket;
         try {
           msg = packet.decode(data);
-        } catch (err) {
-          // Our id, but undecodable. A truncated datagram with TC set is still worth a TCP retry.
-          if ((data.readUInt16BE(2) & packet.TRUNCATED_RESPONSE) !== 0) {
-            if (udp) {
-              cleanupUdp();
-              overTcp();
-            }
-            return;
-          }
-          fail(new DnsError('EBADRESP', `malformed DNS answer over UDP: ${where}`, server, { cause: err }));
+        } catch {
+          // Our id, but undecodable. A response cut short with TC set is still worth a TCP retry
+          // (whose answer is checked like any other); anything else: keep waiting.
+          if ((data.readUInt16BE(2) & (0x8000 | packet.TRUNCATED_RESPONSE)) === (0x8000 | packet.TRUNCATED_RESPONSE) && udp) {
+            cleanupUdp();
+            overTcp();
+          } else ignored++;
           return;
         }
-        if (!isReplyTo(msg, id, name, type)) return;
+        if (!isReplyTo(msg, id, name, type)) {
+          ignored++;
+          return;
+        }
         if (msg.flag_tc) {
           cleanupUdp();
           overTcp();

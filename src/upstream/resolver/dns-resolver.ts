@@ -3,40 +3,57 @@
 //
 // Each round
 //   - reads resolv.conf (search domains, ndots, and the nameservers when none are configured);
-//   - for each candidate name (see ./search-names.ts), asks A and AAAA in parallel; the first
-//     candidate with any record wins; NXDOMAIN / NOERROR-without-records moves to the next one;
-//   - asks the first server; on a timeout, SERVFAIL, REFUSED, any other error rcode, network
-//     error or malformed reply (for either family) the whole round moves on to the next server,
-//     one attempt each. A round where every server failed is a failure.
+//   - looks up each address family (A, AAAA, or one of them with `family`) on its own, in
+//     parallel. A and AAAA are independent because real servers treat them differently: dnsmasq
+//     without an upstream answers REFUSED for AAAA of a name it only has A records for, other
+//     resolvers answer SERVFAIL or NOTIMP, or drop the AAAA query; none of that may cost us the
+//     good A answer (or the other way round on an IPv6-only cluster).
+//   - per family, the candidate names (see ./search-names.ts) are asked in order, each on the
+//     servers in order: on a timeout, network error, SERVFAIL, REFUSED, or any other error rcode
+//     the same question goes to the next server. A server that timed out or could not be reached is
+//     skipped for the rest of that family's round (so a dead server costs one timeout per round,
+//     not one per candidate name); an error rcode may be about the name (dnsmasq refuses names it
+//     does not know), so that server is still asked the next name. A name no server answered is
+//     passed over, as glibc's res_search passes over a search domain that answers SERVFAIL;
+//   - the first candidate name for which any family has a record wins; for that name each family
+//     has an answer (records, or none) or has failed. When no name has any record, a family with an
+//     answer for every name answered "empty"; one that failed on some name failed.
+//   - the round failed only when no family answered. Otherwise the new set is the union, over
+//     the families, of what each answered, and for a family that failed this round, its last good
+//     addresses: a glitch in one family never drops the other family's Pods, nor its own.
 //   - the result is the deduplicated, sorted set of {host, port}; the listener hears about it on
 //     the first success and whenever it changes.
 //
-// Failures never touch the set: the last good one stays in force, listener.onError() is called,
-// stats count it, and the next round comes sooner: backoff from min(1 s, interval), doubling,
-// up to the interval.
+// Failures never touch the set: when no family answered, the last good one stays in force,
+// listener.onError() is called, stats count it, and the next round comes sooner: backoff from
+// min(1 s, interval), doubling, up to the interval. A family that fails while another answers is
+// logged once when it starts failing and once when it answers again (warn when it had addresses
+// we now keep on faith, debug when it had none, e.g. AAAA on an IPv4-only cluster), and counted
+// in stats().familyFailures.
 //
 // DECISION - authoritative empty answers. When every candidate name is answered NXDOMAIN or
-// NOERROR with no A/AAAA record (by a server that answered properly, whether or not the AA bit
-// is set: through node-local-dns or any caching forwarder the bit is cleared, yet the answer is
-// just as definitive), we take it to mean "the Service has no ready Pod right now" - scaling to
-// zero, or every Pod failing its readiness probe, is a real state, and keeping the old addresses
-// forever would have the pool dial dead Pods. But one such answer could be a glitch (CoreDNS
-// restarting with an empty cache of the API, a Service being re-created), so a non-empty set is
-// only replaced by the empty set when the empty answer is seen on TWO CONSECUTIVE rounds; the
-// confirming round is scheduled soon (min(1 s, interval), rate-limited) instead of a full
-// interval later. The first, unconfirmed empty answer is neither a success nor a failure: the set
-// stays, onError() is not called, a warning is logged. When nothing was reported yet (first
-// round) or the set is already empty, there is nothing to protect and [] is reported at once.
+// NOERROR with no record of a family (by a server that answered properly, whether or not the AA
+// bit is set: through node-local-dns or any caching forwarder the bit is cleared, yet the answer
+// is just as definitive), we take it to mean "the Service has no ready Pod of that family right
+// now" - scaling to zero, or every Pod failing its readiness probe, is a real state, and keeping
+// the old addresses forever would have the pool dial dead Pods. But one such answer could be a
+// glitch (CoreDNS restarting with an empty cache of the API, a Service being re-created), so a
+// family's non-empty addresses are only replaced by none when the empty answer is seen on TWO
+// CONSECUTIVE rounds for that family (a round where it failed breaks the sequence); the confirming
+// round is scheduled soon (min(1 s, interval), rate-limited) instead of a full interval later.
+// An unconfirmed empty answer is neither a success nor a failure: the family's addresses stay,
+// onError() is not called, a warning is logged. When the family had no addresses yet (first
+// round) or already none, there is nothing to protect and its emptiness counts at once.
 //
 // Timing: the next round is due after intervalMs ± jitter; when the smallest TTL among the records
-// is shorter, at TTL expiry instead; never sooner than minRefreshIntervalMs after the previous
-// round started. refresh() asks for an early round under the same rate limit. All timers and
-// in-flight sockets are unref'd: the resolver never keeps the process alive. stop() clears the
-// timer and aborts in-flight queries.
+// answered this round is shorter, at TTL expiry instead; never sooner than minRefreshIntervalMs
+// after the previous round started. refresh() asks for an early round under the same rate limit.
+// All timers and in-flight sockets are unref'd: the resolver never keeps the process alive.
+// stop() clears the timer and aborts in-flight queries.
 import net from 'node:net';
-import type { HostPort } from '../../config/types.js';
+import type { DnsFamily, HostPort } from '../../config/types.js';
 import type { ResolvedAddress, Resolver, ResolverListener, ResolverStats } from '../types.js';
-import { DnsError, queryDns, type DnsAnswer, type DnsRecord, type DnsRecordType } from './dns-client.js';
+import { queryDns, DnsError, type DnsAnswer, type DnsRecord, type DnsRecordType } from './dns-client.js';
 import { readResolvConf } from './resolv-conf.js';
 import { candidateNames } from './search-names.js';
 
@@ -54,6 +71,8 @@ export interface DnsResolverOptions {
   intervalMs: number;
   queryTimeoutMs: number;
   resolvConfPath?: string;
+  /** Which record types to ask: any = A and AAAA (default), ipv4 = A only, ipv6 = AAAA only. */
+  family?: DnsFamily;
   /** Fraction of the interval to randomise by, default 0.1 (±10%). */
   jitter?: number;
   /** Rate limit for refresh() and TTL-driven rounds, default 1000 ms. */
@@ -61,18 +80,43 @@ export interface DnsResolverOptions {
   logger?: DnsResolverLogger;
 }
 
+/** What one family's lookup came to, for the name that won the round. */
+type FamilyOutcome = { kind: 'records'; records: DnsRecord[] } | { kind: 'empty' } | { kind: 'failed'; error: string };
+
+/** One family's walk over the candidate names. */
+interface FamilyLookup {
+  /** Index of the first candidate name with a record of this family; -1: none had one. */
+  found: number;
+  records: DnsRecord[];
+  /** Per candidate name asked: why no server answered it, or undefined when one did. */
+  failures: Array<string | undefined>;
+}
+
 type RoundResult =
-  | { kind: 'records'; records: DnsRecord[]; name: string; server: HostPort }
-  | { kind: 'empty'; server: HostPort }
+  /** At least one family answered; outcomes in the order of DnsResolver.families. */
+  | { kind: 'answered'; name: string | undefined; outcomes: FamilyOutcome[] }
   | { kind: 'failed'; error: Error };
 
-/** A server-level problem: try the next server. */
+interface FamilyState {
+  readonly type: DnsRecordType;
+  /** Addresses of the family's last believed answer; undefined until it first answered. */
+  last: string[] | undefined;
+  /** Consecutive rounds that answered "no records" while `last` was not empty. */
+  pendingEmpty: number;
+  /** While the family fails: the level its failure was logged at (its recovery is logged alike). */
+  failing: 'warn' | 'debug' | 'unlogged' | undefined;
+}
+
+/** A server-level problem: try the next server. `reachable`: it answered, with an error rcode. */
 class ServerFailure extends Error {
-  constructor(message: string, readonly server: HostPort, options?: { cause?: unknown }) {
+  constructor(message: string, readonly server: HostPort, readonly reachable: boolean, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ServerFailure';
   }
 }
+
+const FAMILY_TYPES: Record<DnsFamily, readonly DnsRecordType[]> = { any: ['A', 'AAAA'], ipv4: ['A'], ipv6: ['AAAA'] };
+const OTHER_FAMILY_FLAG: Record<DnsRecordType, DnsFamily> = { A: 'ipv6', AAAA: 'ipv4' };
 
 const BACKOFF_BASE_MS = 1000;
 
@@ -119,9 +163,9 @@ export class DnsResolver implements Resolver {
   private refreshWanted = false;
   private lastRoundStart = -Infinity;
   private current: ResolvedAddress[] | undefined;
-  private pendingEmpty = 0;
+  private readonly families: FamilyState[];
   private consecutiveFailures = 0;
-  private readonly counters: ResolverStats = { lookups: 0, failures: 0, lastSuccess: 0 };
+  private readonly counters: ResolverStats & { familyFailures: Partial<Record<DnsRecordType, number>> };
 
   constructor(opts: DnsResolverOptions) {
     if (!opts.name) throw new Error('DnsResolver: name is required');
@@ -133,7 +177,12 @@ export class DnsResolver implements Resolver {
       servers: [...opts.servers],
       jitter: Math.min(Math.max(opts.jitter ?? 0.1, 0), 1),
       minRefreshIntervalMs: Math.max(0, opts.minRefreshIntervalMs ?? 1000),
+      family: opts.family ?? 'any',
     };
+    const types = FAMILY_TYPES[this.opts.family];
+    if (!types) throw new Error(`DnsResolver: bad family ${String(opts.family)}`);
+    this.families = types.map((type) => ({ type, last: undefined, pendingEmpty: 0, failing: undefined }));
+    this.counters = { lookups: 0, failures: 0, lastSuccess: 0, familyFailures: Object.fromEntries(types.map((t) => [t, 0])) };
   }
 
   start(listener: ResolverListener): void {
@@ -163,7 +212,7 @@ export class DnsResolver implements Resolver {
   }
 
   stats(): ResolverStats {
-    return { ...this.counters };
+    return { ...this.counters, familyFailures: { ...this.counters.familyFailures } };
   }
 
   // ---- scheduling -------------------------------------------------------------------------------
@@ -217,45 +266,49 @@ export class DnsResolver implements Resolver {
     const { intervalMs } = this.opts;
     const log = this.opts.logger;
     let nextMs: number;
-    switch (result.kind) {
-      case 'records': {
-        this.consecutiveFailures = 0;
-        this.pendingEmpty = 0;
-        this.counters.lastSuccess = Date.now();
-        const addresses = sortAddresses(result.records.map((r) => ({ host: r.address, port: this.opts.port })));
-        this.publish(addresses, { name: result.name });
-        const minTtlMs = Math.min(...result.records.map((r) => r.ttl)) * 1000;
+    if (result.kind === 'failed') {
+      this.consecutiveFailures++;
+      this.counters.failures++;
+      this.counters.lastError = result.error.message;
+      for (const f of this.families) {
+        f.pendingEmpty = 0; // an empty answer must be confirmed by the very next round
+        f.failing ??= 'unlogged'; // said by the warning below, not again per family
+      }
+      log?.warn({ name: this.opts.name, err: result.error.message, failures: this.consecutiveFailures, kept: this.current?.length ?? 0 }, 'DNS resolution failed; keeping the last good set');
+      const base = Math.min(BACKOFF_BASE_MS, intervalMs);
+      nextMs = this.jittered(Math.min(intervalMs, base * 2 ** Math.min(this.consecutiveFailures - 1, 30)));
+      try {
+        this.listener?.onError(result.error);
+      } catch (err) {
+        log?.warn({ err: (err as Error).message }, 'resolver listener onError threw');
+      }
+    } else {
+      this.consecutiveFailures = 0;
+      const addresses: ResolvedAddress[] = [];
+      let believed = false;
+      const unconfirmed: DnsRecordType[] = [];
+      let minTtlS = Infinity;
+      result.outcomes.forEach((o, i) => {
+        const f = this.families[i]!;
+        const kept = this.familyRound(f, o, result.outcomes);
+        if (o.kind === 'records') {
+          for (const r of o.records) if (r.ttl < minTtlS) minTtlS = r.ttl;
+        }
+        if (kept === 'unconfirmed') unconfirmed.push(f.type);
+        else if (kept === 'believed') believed = true;
+        for (const host of f.last ?? []) addresses.push({ host, port: this.opts.port });
+      });
+      if (believed) this.counters.lastSuccess = Date.now();
+      this.publish(sortAddresses(addresses), { name: result.name });
+      if (unconfirmed.length > 0) {
+        log?.warn(
+          { name: this.opts.name, families: unconfirmed, addresses: this.current?.length ?? 0 },
+          `DNS says the Service has no ${unconfirmed.join('/')} addresses; keeping them until the next round confirms it`,
+        );
+        nextMs = this.notSoonerThanRateLimit(Math.min(intervalMs, BACKOFF_BASE_MS));
+      } else {
         nextMs = this.jittered(intervalMs);
-        if (minTtlMs < nextMs) nextMs = this.notSoonerThanRateLimit(minTtlMs);
-        break;
-      }
-      case 'empty': {
-        this.consecutiveFailures = 0;
-        this.pendingEmpty++;
-        if (this.current === undefined || this.current.length === 0 || this.pendingEmpty >= 2) {
-          this.counters.lastSuccess = Date.now();
-          this.publish([], {});
-          nextMs = this.jittered(intervalMs);
-        } else {
-          log?.warn({ name: this.opts.name, addresses: this.current.length }, 'DNS says the Service has no addresses; keeping the current set until the next round confirms it');
-          nextMs = this.notSoonerThanRateLimit(Math.min(intervalMs, BACKOFF_BASE_MS));
-        }
-        break;
-      }
-      case 'failed': {
-        this.consecutiveFailures++;
-        this.pendingEmpty = 0; // an empty answer must be confirmed by the very next round
-        this.counters.failures++;
-        this.counters.lastError = result.error.message;
-        log?.warn({ name: this.opts.name, err: result.error.message, failures: this.consecutiveFailures, kept: this.current?.length ?? 0 }, 'DNS resolution failed; keeping the last good set');
-        const base = Math.min(BACKOFF_BASE_MS, intervalMs);
-        nextMs = this.jittered(Math.min(intervalMs, base * 2 ** Math.min(this.consecutiveFailures - 1, 30)));
-        try {
-          this.listener?.onError(result.error);
-        } catch (err) {
-          log?.warn({ err: (err as Error).message }, 'resolver listener onError threw');
-        }
-        break;
+        if (minTtlS * 1000 < nextMs) nextMs = this.notSoonerThanRateLimit(minTtlS * 1000);
       }
     }
     if (this.stopped) return;
@@ -276,32 +329,97 @@ export class DnsResolver implements Resolver {
     }
   }
 
+  /**
+   * Applies one family's outcome of a round to its state; its addresses for the new set are then
+   * f.last. Returns whether the family was 'believed' (records, or an empty answer that counts),
+   * 'unconfirmed' (a first empty answer; its addresses kept) or 'kept' (it failed; its last good
+   * addresses kept).
+   */
+  private familyRound(f: FamilyState, o: FamilyOutcome, all: FamilyOutcome[]): 'believed' | 'unconfirmed' | 'kept' {
+    if (o.kind === 'failed') {
+      f.pendingEmpty = 0;
+      this.counters.familyFailures[f.type] = (this.counters.familyFailures[f.type] ?? 0) + 1;
+      if (f.failing === undefined) {
+        const answered = this.families.filter((_, i) => all[i]!.kind !== 'failed').map((x) => x.type);
+        const kept = f.last?.length ?? 0;
+        const info = { name: this.opts.name, family: f.type, err: o.error, kept, using: answered };
+        if (kept > 0) {
+          f.failing = 'warn';
+          this.opts.logger?.warn(info, `DNS ${f.type} lookups fail; keeping this family's last addresses and using the ${answered.join('/')} answers`);
+        } else {
+          f.failing = 'debug';
+          this.opts.logger?.debug?.(
+            info,
+            `DNS ${f.type} lookups fail; using the ${answered.join('/')} answers (--dns-family ${OTHER_FAMILY_FLAG[f.type]} skips ${f.type})`,
+          );
+        }
+      }
+      return 'kept';
+    }
+    if (f.failing !== undefined) {
+      const info = { name: this.opts.name, family: f.type };
+      if (f.failing === 'warn') this.opts.logger?.warn(info, `DNS ${f.type} lookups answer again`);
+      else if (f.failing === 'debug') this.opts.logger?.debug?.(info, `DNS ${f.type} lookups answer again`);
+      f.failing = undefined;
+    }
+    if (o.kind === 'records') {
+      f.pendingEmpty = 0;
+      f.last = o.records.map((r) => r.address);
+      return 'believed';
+    }
+    f.pendingEmpty++;
+    if (f.last === undefined || f.last.length === 0 || f.pendingEmpty >= 2) {
+      f.pendingEmpty = 0;
+      f.last = [];
+      return 'believed';
+    }
+    return 'unconfirmed';
+  }
+
   private async resolveOnce(signal: AbortSignal): Promise<RoundResult> {
     const conf = await readResolvConf(this.opts.resolvConfPath);
     const servers = this.opts.servers.length > 0 ? this.opts.servers : conf.nameservers;
     const names = candidateNames(this.opts.name, conf.search, conf.ndots);
     if (names.length === 0) return { kind: 'failed', error: new Error(`no name to resolve for "${this.opts.name}"`) };
-    const errors: string[] = [];
-    for (const server of servers) {
-      if (signal.aborted) break;
-      try {
-        return await this.resolveOnServer(server, names, signal);
-      } catch (err) {
-        if (signal.aborted) break;
-        errors.push((err as Error).message);
-      }
-    }
+    const lookups = await Promise.all(this.families.map((f) => this.lookupFamily(f.type, servers, names, signal)));
     if (signal.aborted) return { kind: 'failed', error: new DnsError('EABORTED', 'resolver stopped') };
-    return { kind: 'failed', error: new Error(`DNS lookup of ${this.opts.name} failed on every server: ${errors.join('; ')}`) };
+    let best = -1;
+    for (const l of lookups) if (l.found >= 0 && (best < 0 || l.found < best)) best = l.found;
+    const outcomes = lookups.map((l) => outcomeFor(l, best));
+    if (outcomes.every((o) => o.kind === 'failed')) {
+      const why = outcomes.map((o, i) => `${this.families[i]!.type}: ${(o as { error: string }).error}`).join('; ');
+      return { kind: 'failed', error: new Error(`DNS lookup of ${this.opts.name} failed for every address family: ${why}`) };
+    }
+    return { kind: 'answered', name: best >= 0 ? names[best] : undefined, outcomes };
   }
 
-  private async resolveOnServer(server: HostPort, names: string[], signal: AbortSignal): Promise<RoundResult> {
-    for (const name of names) {
-      const [a, aaaa] = await Promise.all([this.ask(server, name, 'A', signal), this.ask(server, name, 'AAAA', signal)]);
-      const records = [...a.records, ...aaaa.records];
-      if (records.length > 0) return { kind: 'records', records, name, server };
+  /** One family: the candidate names in order, each on the servers in order, until one has a record. */
+  private async lookupFamily(type: DnsRecordType, servers: HostPort[], names: string[], signal: AbortSignal): Promise<FamilyLookup> {
+    const unreachable = new Set<HostPort>();
+    const failures: Array<string | undefined> = [];
+    for (let i = 0; i < names.length && !signal.aborted; i++) {
+      const name = names[i]!;
+      const errors: string[] = [];
+      let answer: DnsAnswer | undefined;
+      for (const server of servers) {
+        if (unreachable.has(server)) continue;
+        if (signal.aborted) break;
+        try {
+          answer = await this.ask(server, name, type, signal);
+          break;
+        } catch (err) {
+          errors.push((err as Error).message);
+          if (err instanceof ServerFailure && !err.reachable) unreachable.add(server);
+        }
+      }
+      if (answer === undefined) {
+        failures.push(errors.length > 0 ? errors.join('; ') : `${type} ${name}: no DNS server left to ask (unreachable this round)`);
+        continue;
+      }
+      failures.push(undefined);
+      if (answer.records.length > 0) return { found: i, records: answer.records, failures };
     }
-    return { kind: 'empty', server };
+    return { found: -1, records: [], failures };
   }
 
   /** One question; anything but NOERROR/NXDOMAIN is a server failure. */
@@ -310,14 +428,28 @@ export class DnsResolver implements Resolver {
     try {
       answer = await queryDns(server, name, type, { timeoutMs: this.opts.queryTimeoutMs, signal, unref: true });
     } catch (err) {
-      throw new ServerFailure((err as Error).message, server, { cause: err });
+      throw new ServerFailure((err as Error).message, server, false, { cause: err });
     }
     if (answer.rcode !== 'NOERROR' && answer.rcode !== 'NXDOMAIN') {
-      throw new ServerFailure(`${answer.rcode} for ${type} ${name} from ${server.host}:${server.port}`, server);
+      throw new ServerFailure(`${answer.rcode} for ${type} ${name} from ${server.host}:${server.port}`, server, true);
     }
     if (answer.truncated) {
-      throw new ServerFailure(`truncated answer for ${type} ${name} from ${server.host}:${server.port}`, server);
+      throw new ServerFailure(`truncated answer for ${type} ${name} from ${server.host}:${server.port}`, server, true);
     }
     return answer;
   }
+}
+
+/**
+ * A family's outcome for the winning name (index `best`), or, when no name had any record
+ * (best = -1), over all names: empty only if every name was answered.
+ */
+function outcomeFor(l: FamilyLookup, best: number): FamilyOutcome {
+  if (best >= 0) {
+    if (l.found === best) return { kind: 'records', records: l.records };
+    const error = l.failures[best];
+    return error === undefined ? { kind: 'empty' } : { kind: 'failed', error };
+  }
+  const errors = l.failures.filter((e): e is string => e !== undefined);
+  return errors.length > 0 ? { kind: 'failed', error: errors.join('; ') } : { kind: 'empty' };
 }

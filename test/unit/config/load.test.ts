@@ -62,7 +62,7 @@ describe('defaults', () => {
         healthCheckIntervalMs: 10_000,
         healthCheckTimeoutMs: 2000,
       },
-      dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf' },
+      dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf', family: 'any' },
       shutdown: { delayMs: 5000, drainTimeoutMs: 30_000 },
       logLevel: 'info',
       accessLog: true,
@@ -153,6 +153,8 @@ describe('every flag reaches its field', () => {
       '500ms',
       '--resolv-conf',
       '/tmp/resolv.conf',
+      '--dns-family',
+      'ipv4',
       '--shutdown-delay',
       '0',
       '--drain-timeout',
@@ -202,6 +204,7 @@ describe('every flag reaches its field', () => {
       resolveIntervalMs: 100,
       queryTimeoutMs: 500,
       resolvConfPath: '/tmp/resolv.conf',
+      family: 'ipv4',
     });
     expect(c.shutdown).toEqual({ delayMs: 0, drainTimeoutMs: 60_000 });
     expect(c.logLevel).toBe('debug');
@@ -353,6 +356,7 @@ describe('errors name the setting in one line', () => {
     [[...UP, '--max-headers', '0'], {}, /^--max-headers: .*too small/],
     [[...UP, '--max-retries', '-1'], {}, /^--max-retries: /],
     [[...UP, '--balancer', 'random'], {}, "--balancer: 'random' is not one of round-robin, least-request"],
+    [[...UP, '--dns-family', 'ipv5'], {}, "--dns-family: 'ipv5' is not one of any, ipv4, ipv6"],
     [[...UP, '--log-level', 'loud'], {}, /^--log-level: 'loud' is not one of fatal, error/],
     [[...UP, '--connect-timeout', '0'], {}, /^--connect-timeout: .*greater than 0/],
     [[...UP, '--dns-server', 'dns.google'], {}, /^--dns-server: .*not an IP address/],

@@ -24,7 +24,7 @@ describe('settings table', () => {
       '--balancer', '--connect-timeout', '--upstream-keepalive', '--upstream-keepalive-timeout', '--max-retries',
       '--streams-per-connection', '--max-connections-per-pod', '--pod-drain-timeout', '--health-check-interval',
       '--health-check-timeout', '--dns-server',
-      '--resolve-interval', '--dns-timeout', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
+      '--resolve-interval', '--dns-timeout', '--dns-family', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
       '--access-log', '--trust-proxy', '--workers', '--config', '--help', '--version',
       '--retry-on', '--retry-methods', '--retry-attempts', '--retry-backoff', '--retry-max-backoff', '--retry-budget',
     ]) {
@@ -92,6 +92,7 @@ const sample: Record<string, string> = {
   '--dns-server': '10.0.0.10',
   '--resolve-interval': '1s',
   '--dns-timeout': '1s',
+  '--dns-family': 'ipv6',
   '--resolv-conf': '/tmp/resolv.conf',
   '--shutdown-delay': '1s',
   '--drain-timeout': '10s',

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as packet from 'dns-packet';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startHeadlessDns, type HeadlessDns } from '../../../../examples/headless-dns/server.js';
+import { SPOOFED_ADDRESS, startHeadlessDns, type HeadlessDns } from '../../../../examples/headless-dns/server.js';
 import { DnsError, queryDns } from '../../../../src/upstream/resolver/dns-client.js';
 
 const SVC = 'echo.default.svc.cluster.local';
@@ -41,11 +41,24 @@ describe('queryDns over UDP', () => {
     expect(await q('v4only.test', 'AAAA')).toMatchObject({ rcode: 'NOERROR', records: [] });
   });
 
-  it('returns SERVFAIL and REFUSED as rcodes (the resolver decides what they mean)', async () => {
+  it('returns SERVFAIL, REFUSED, NOTIMP and FORMERR as rcodes (the resolver decides what they mean)', async () => {
     dns.setMode('servfail');
     expect((await q(SVC)).rcode).toBe('SERVFAIL');
     dns.setMode('refused');
     expect((await q(SVC)).rcode).toBe('REFUSED');
+    dns.setMode('notimp');
+    expect((await q(SVC)).rcode).toBe('NOTIMP');
+    dns.setMode('formerr');
+    expect((await q(SVC)).rcode).toBe('FORMERR');
+  });
+
+  it('a mode for one record type leaves the other alone (dnsmasq refuses AAAA, answers A)', async () => {
+    dns.setRecords(SVC, ['127.0.0.2']);
+    dns.setMode('refused', 'AAAA');
+    const a0 = dns.queries('A');
+    expect((await q(SVC, 'AAAA')).rcode).toBe('REFUSED');
+    expect((await q(SVC, 'A')).records).toEqual([{ address: '127.0.0.2', ttl: 30 }]);
+    expect(dns.queries('A')).toBe(a0 + 1);
   });
 
   it('follows a CNAME chain inside the answer, with the smallest TTL along it', async () => {
@@ -110,9 +123,12 @@ describe('failures', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
-  it('malformed reply: EBADRESP', async () => {
+  it('an undecodable reply with our id is ignored, not taken as the answer: the query times out, saying so', async () => {
     dns.setMode('malformed');
-    await expect(q(SVC)).rejects.toMatchObject({ code: 'EBADRESP' });
+    const err = (await q(SVC, 'A', 200).catch((e: unknown) => e)) as DnsError;
+    expect(err).toBeInstanceOf(DnsError);
+    expect(err.code).toBe('ETIMEOUT');
+    expect(err.message).toMatch(/1 reply ignored/);
   });
 
   it('nobody listening: ECONNREFUSED, fast (ICMP port unreachable on a connected socket)', async () => {
@@ -160,6 +176,48 @@ describe('reply matching', () => {
       const port = (sock.address() as net.AddressInfo).port;
       const a = await queryDns({ host: '127.0.0.1', port }, SVC, 'A', { timeoutMs: 1000 });
       expect(a.records).toEqual([{ address: '10.9.9.3', ttl: 5 }]);
+    } finally {
+      sock.close();
+    }
+  });
+
+  it('spoofed mode: another id, name, type, class, no question, QR clear, undecodable: all ignored, the real answer used', async () => {
+    dns.setRecords(SVC, ['127.0.0.2', 'fd00::2'], 5);
+    dns.setMode('spoofed');
+    const a = await q(SVC, 'A');
+    expect(a).toMatchObject({ rcode: 'NOERROR', transport: 'udp', records: [{ address: '127.0.0.2', ttl: 5 }] });
+    const aaaa = await q(SVC, 'AAAA');
+    expect(aaaa.records).toEqual([{ address: 'fd00::2', ttl: 5 }]);
+  });
+
+  it('over TCP too: forged frames before the answer on the stream are skipped', async () => {
+    dns.setRecords(SVC, pods(60), 9);
+    dns.setUdpLimit(512);
+    dns.setMode('spoofed');
+    const a = await q(SVC, 'A');
+    expect(a.transport).toBe('tcp');
+    expect(a.records.map((r) => r.address)).toEqual(pods(60));
+  });
+
+  it('without the forgeries check a forged reply would have been taken (the spoofed mode really forges)', async () => {
+    // Sanity check of the test server: its forgeries decode, carry our id (all but the first),
+    // and list the spoofed address, so only isReplyTo keeps them out.
+    dns.setRecords(SVC, ['127.0.0.2']);
+    dns.setMode('spoofed');
+    const sock = dgram.createSocket('udp4');
+    const got: Buffer[] = [];
+    sock.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => sock.connect(dns.address.port, dns.address.host, () => r()));
+    try {
+      sock.send(packet.encode({ type: 'query', id: 4242, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: SVC, class: 'IN' }] }));
+      const deadline = Date.now() + 2000;
+      while (got.length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(got).toHaveLength(8);
+      const decoded = got.slice(0, 6).map((b) => packet.decode(b));
+      expect(decoded.map((d) => d.id)).toEqual([4243, 4242, 4242, 4242, 4242, 4242]);
+      for (const d of decoded) expect(d.answers?.[0]).toMatchObject({ type: 'A', data: SPOOFED_ADDRESS });
+      expect(() => packet.decode(got[6]!)).toThrow();
+      expect(packet.decode(got[7]!).answers?.[0]).toMatchObject({ data: '127.0.0.2' });
     } finally {
       sock.close();
     }
