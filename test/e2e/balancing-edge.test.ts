@@ -93,7 +93,7 @@ describe.each(HEADLESS_SERVICES)('balancing, the harder orders, DNS served by $n
     const report = await l.stop();
     const lat = latency(l.records);
     console.log(
-      `[remove+SIGTERM at once] ${report.calls} calls, ${report.failed} failed, retries ${gw.pools[0]!.retries}; SIGTERM→exit ${Math.round(stopMs)} ms; ` +
+      `[remove+SIGTERM at once] ${report.calls} calls, ${report.failed} failed, retries ${JSON.stringify(gw.pools[0]!.retries)}; SIGTERM→exit ${Math.round(stopMs)} ms; ` +
         `latency p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(0)} ms (slowest started at +${Math.round(lat.slowestStart - tStop)} ms from the SIGTERM)`,
     );
     expect(report.failed, failureSummary(report)).toBe(0);
@@ -127,7 +127,7 @@ describe('balancing, the harder orders (resolve-interval 500ms)', () => {
     const again = await l.until(() => (l.perPod(tBack)[back!.address] ?? 0) > 0, 12_000);
     const report = await l.stop();
     console.log(
-      `[restart in place] ${report.calls} calls, ${report.failed} failed, retries ${gw.pools[0]!.retries}; ` +
+      `[restart in place] ${report.calls} calls, ${report.failed} failed, retries ${JSON.stringify(gw.pools[0]!.retries)}; ` +
         `traffic again after ${again ? Math.round(l.records.find((r) => r.start >= tBack && r.pod === back!.address)!.start - tBack) : 'never'} ms`,
     );
     expect(report.failed, failureSummary(report)).toBe(0);

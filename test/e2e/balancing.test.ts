@@ -223,7 +223,7 @@ describe.each(HEADLESS_SERVICES)('balancing over a headless Service served by $n
       const after = load.perPod(tStop);
       console.log(
         `[scale-in] ${report.calls} calls, ${report.failed} failed; removed Pods' calls after SIGTERM: ` +
-          `${gone.map((p) => after[p.address] ?? 0).join(', ')}; SIGTERM took ${Math.round(tStopped - tStop)} ms; retries ${gw.pools[0]!.retries}`,
+          `${gone.map((p) => after[p.address] ?? 0).join(', ')}; SIGTERM took ${Math.round(tStopped - tStop)} ms; retries ${JSON.stringify(gw.pools[0]!.retries)}`,
       );
       for (const p of gone) expect(after[p.address] ?? 0, `${p.address} got calls after it left DNS`).toBe(0);
       for (const p of keep) expect(load.perPod(tStopped)[p.address] ?? 0).toBeGreaterThan(0);
@@ -267,7 +267,7 @@ describe.each(HEADLESS_SERVICES)('balancing over a headless Service served by $n
       const report = await load.stop();
 
       expectNoFailures(report);
-      console.log(`[rolling update] ${report.calls} calls, ${report.failed} failed, retries ${gw.pools[0]!.retries}; ${steps.join('; ')}`);
+      console.log(`[rolling update] ${report.calls} calls, ${report.failed} failed, retries ${JSON.stringify(gw.pools[0]!.retries)}; ${steps.join('; ')}`);
       expect(Object.keys(load.perPod(tDone)).sort()).toEqual(newIps.map((ip) => `${ip}:${port}`).sort());
     },
     60_000,
@@ -314,7 +314,7 @@ describe('balancing over a headless Service: crash, DNS outage, a big Service, a
       const failed = load.failures();
       console.log(
         `[crash] ${report.calls} calls, ${failed.length} failed (in flight at the kill: ${inFlightAtKill} of ${workers} workers), ` +
-          `retries ${gw.pools[0]!.retries}; ${failureSummary(report)}`,
+          `retries ${JSON.stringify(gw.pools[0]!.retries)}; ${failureSummary(report)}`,
       );
       // Only calls that were in flight on the dying Pod may fail...
       expect(failed.length, failureSummary(report)).toBeLessThanOrEqual(workers);
