@@ -300,6 +300,14 @@ function buildConfig(r: Resolved): Config {
   const maxMessageBytes = r.one(S.maxMessageSize);
   const maxRequestBytes = r.opt(S.maxRequestSize) ?? Math.ceil(((maxMessageBytes + 5) * 4) / 3) + 1024;
 
+  const maxBufferedRequestBytes = r.one(S.maxBufferedRequestBytes);
+  if (maxBufferedRequestBytes > 0 && maxBufferedRequestBytes < maxRequestBytes) {
+    fail(
+      r.label(S.maxBufferedRequestBytes),
+      `${maxBufferedRequestBytes} bytes is less than max-request-size (${maxRequestBytes}): a request of the allowed size could never be taken`,
+    );
+  }
+
   const requestTimeoutMs = r.one(S.requestTimeout);
   let headersTimeoutMs = r.one(S.headersTimeout);
   // Node refuses headersTimeout > requestTimeout (when the latter is not 0).
@@ -335,6 +343,9 @@ function buildConfig(r: Resolved): Config {
       requestTimeoutMs,
       keepAliveTimeoutMs: r.one(S.keepaliveTimeout),
       maxCallDurationMs: r.one(S.maxCallDuration),
+      maxConcurrentCalls: r.one(S.maxConcurrentCalls),
+      maxBufferedRequestBytes,
+      maxClientConnections: r.one(S.maxConnections),
     },
     upstreamOptions: {
       balancer: r.one(S.balancer),

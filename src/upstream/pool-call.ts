@@ -84,7 +84,7 @@ export class PoolCall implements UpstreamCall {
     const call = connection.channel.createCall(this.request.method, this.request.deadline, null, null, null);
     this.call = call;
     call.start(this.request.metadata, this);
-    for (const message of this.request.messages) call.sendMessageWithContext({}, message);
+    call.sendMessageWithContext({}, this.request.message);
     call.halfClose();
     call.startRead();
   }

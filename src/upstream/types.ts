@@ -8,8 +8,8 @@ export interface CallRequest {
   metadata: Metadata;
   /** Absolute deadline in ms since the epoch; Infinity for none. */
   deadline: number;
-  /** Every request message (unary and server streaming: exactly one), kept for transparent retry. */
-  messages: Buffer[];
+  /** The one request message (gRPC-Web calls are unary or server streaming), kept for transparent retry. */
+  message: Buffer;
 }
 
 export interface CallListener {

@@ -60,7 +60,7 @@ function call(pool: PodPool, deadlineMs = 5000): { done: Promise<Result>; cancel
   const done = new Promise<Result>((r) => (resolve = r));
   let message: string | undefined;
   const c = pool.call(
-    { method: '/test.Pod/Who', metadata: new Metadata(), deadline: Date.now() + deadlineMs, messages: [Buffer.from('hi')] },
+    { method: '/test.Pod/Who', metadata: new Metadata(), deadline: Date.now() + deadlineMs, message: Buffer.from('hi') },
     {
       onHeaders() {},
       onMessage(m) {
