@@ -300,7 +300,9 @@ function buildConfig(r: Resolved): Config {
   const maxMessageBytes = r.one(S.maxMessageSize);
   const maxRequestBytes = r.opt(S.maxRequestSize) ?? Math.ceil(((maxMessageBytes + 5) * 4) / 3) + 1024;
 
-  const maxBufferedRequestBytes = r.one(S.maxBufferedRequestBytes);
+  let maxBufferedRequestBytes = r.one(S.maxBufferedRequestBytes);
+  // The default follows a raised max-request-size; a value given explicitly must admit one request.
+  if (r.isDefault(S.maxBufferedRequestBytes)) maxBufferedRequestBytes = Math.max(maxBufferedRequestBytes, maxRequestBytes);
   if (maxBufferedRequestBytes > 0 && maxBufferedRequestBytes < maxRequestBytes) {
     fail(
       r.label(S.maxBufferedRequestBytes),

@@ -278,7 +278,8 @@ export const S = {
     group: G_LIMITS,
     metavar: 'BYTES',
     help: 'Request body bytes held at once by all calls in flight (per worker process); past it calls are refused RESOURCE_EXHAUSTED; 0 = no bound',
-    defaults: ['64MiB'],
+    defaults: ['32MiB'],
+    defaultText: '32MiB, at least max-request-size',
     parse: bytes(0),
   }),
   maxConnections: value<number>({

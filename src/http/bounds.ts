@@ -1,6 +1,7 @@
 // Gateway-wide bounds on what clients can make this process hold: calls in flight and request
-// bytes buffered (per call admission), and client connections (Node's server.maxConnections).
-// Past a bound the gateway refuses instead of queueing, and says so in the log once per burst.
+// bytes buffered (per call admission), and client connections. Past a bound the gateway refuses
+// instead of queueing, and says so in the log once per burst.
+import type { Server, Socket } from 'node:net';
 interface WarnLogger {
   warn(fields: object, message: string): void;
 }
@@ -130,4 +131,23 @@ export class CallBounds {
     this.callsLog.stop();
     this.bytesLog.stop();
   }
+}
+
+/**
+ * Closes each connection accepted while `max` are open (`refused` is told of each). Not Node's
+ * server.maxConnections: in a --workers worker a connection declined that way goes back to the
+ * primary, which hands it to the next worker, and round again while every worker is full: the
+ * connection hangs and the processes spin.
+ */
+export function limitConnections(server: Server, max: number, refused: () => void): void {
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= max) {
+      socket.destroy();
+      refused();
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+  });
 }

@@ -37,6 +37,16 @@ export interface RefusedRequest {
 /** Refusals of the per-process bounds are logged once per burst (./bounds.ts), not once each. */
 const BURST_LOGGED: ReadonlySet<RefusalReason> = new Set(['max_concurrent_calls', 'max_buffered_request_bytes']);
 
+/**
+ * How long the unread body of a refused request is still received (and dropped) before the
+ * connection is closed. Closing at once, with that body still arriving, makes the kernel reset
+ * the connection, and clients then lose the answer they were sent (a 5.5 MB upload refused
+ * after its first chunk saw no answer at all). Bounded in time and bytes: draining costs only
+ * the reading.
+ */
+export const LINGER_MS = 2_000;
+export const LINGER_BYTES = 16 * 1024 * 1024;
+
 /** Paths are the client's: at most this much of one goes into a log line. */
 const LOGGED_PATH_CHARS = 256;
 
@@ -65,6 +75,28 @@ function bodyUnread(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** Receives and drops the rest of `req`, then ends `res` (and so the connection). */
+function drainThenEnd(req: IncomingMessage, res: ServerResponse): void {
+  let dropped = 0;
+  const end = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', end);
+    res.off('close', end);
+    res.end();
+  };
+  const onData = (chunk: Buffer): void => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) end();
+  };
+  const timer = setTimeout(end, LINGER_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', end);
+  res.once('close', end);
+  req.resume();
+}
+
 /**
  * Answers, counts and logs a refused call. gRPC-Web clients read grpc-status/grpc-message
  * from the headers (trailers-only); a 4xx/5xx also says what is wrong in plain text.
@@ -77,14 +109,20 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     'grpc-message': encodeGrpcMessage(refusal.message),
   };
   if (r.exposeExtra !== null) headers['access-control-expose-headers'] = exposeHeadersValue(r.exposeExtra);
-  const unread = bodyUnread(r.req);
-  // The rest of the body is never read: do not leave it in the connection for the next request.
-  if (unread) headers.connection = 'close';
   const body = refusal.httpStatus === 200 ? '' : `${refusal.message}\n`;
-  r.res.writeHead(refusal.httpStatus, headers);
-  r.res.end(body);
-  // Let what the client still sends flow into nothing until the connection closes.
-  if (unread) r.req.resume();
+  if (bodyUnread(r.req)) {
+    // The rest of the body is never used: the connection closes after it (see LINGER_MS). The
+    // answer is complete on the wire at once (content-length), so clients can act on it.
+    headers.connection = 'close';
+    headers['content-length'] = Buffer.byteLength(body);
+    r.res.writeHead(refusal.httpStatus, headers);
+    r.res.flushHeaders();
+    if (body.length > 0) r.res.write(body);
+    drainThenEnd(r.req, r.res);
+  } else {
+    r.res.writeHead(refusal.httpStatus, headers);
+    r.res.end(body);
+  }
 
   r.observer.refused(refusal.reason);
   r.observer.callEnded({

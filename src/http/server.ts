@@ -19,7 +19,7 @@ import {
   type WebContentType,
 } from '../protocol/index.js';
 import type { Router } from '../upstream/router.js';
-import { BurstLog, CallBounds } from './bounds.js';
+import { BurstLog, CallBounds, limitConnections } from './bounds.js';
 import { corsOptions, isOriginAllowed } from './cors.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import { loggablePath, reasonForStatus, refuseCall } from './refusal.js';
@@ -84,9 +84,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       // among them, making a confusing 415), so keep one extra to tell "too many" and say so.
       server.maxHeadersCount = limits.maxHeadersCount + 1;
       if (limits.maxClientConnections > 0) {
-        // Past it Node closes each new connection as it is accepted and emits 'drop'.
-        server.maxConnections = limits.maxClientConnections;
-        server.on('drop', () => {
+        limitConnections(server, limits.maxClientConnections, () => {
           observer.refused('max_connections');
           connectionsLog.hit();
         });

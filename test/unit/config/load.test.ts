@@ -49,7 +49,7 @@ describe('defaults', () => {
         keepAliveTimeoutMs: 620_000,
         maxCallDurationMs: 0,
         maxConcurrentCalls: 1000,
-        maxBufferedRequestBytes: 64 * 1024 * 1024,
+        maxBufferedRequestBytes: 32 * 1024 * 1024,
         maxClientConnections: 4000,
       },
       upstreamOptions: {
@@ -326,6 +326,8 @@ describe('cross-setting rules', () => {
       /^--max-buffered-request-bytes: 1048576 bytes is less than max-request-size \(2097152\)/,
     );
     expect(error([...UP, '--max-buffered-request-bytes', '1MiB'], {})).toMatch(/less than max-request-size/); // the derived default too
+    // the default follows a raised max-request-size
+    expect(load([...UP, '--max-message-size', '64MiB']).limits.maxBufferedRequestBytes).toBe(Math.ceil(((64 * 1024 * 1024 + 5) * 4) / 3) + 1024);
     expect(load([...UP, '--max-buffered-request-bytes', '0']).limits.maxBufferedRequestBytes).toBe(0);
     expect(load([...UP, '--max-request-size', '1MiB', '--max-buffered-request-bytes', '1MiB']).limits.maxBufferedRequestBytes).toBe(1024 * 1024);
   });
