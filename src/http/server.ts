@@ -247,6 +247,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     route = '',
     reason: RefusalReason = reasonForStatus(httpStatus),
   ): FastifyReply {
+    // An error after the exchange began answering: that answer stands, nothing more can be said.
+    if (reply.raw.headersSent) return reply;
     observer.callStarted();
     // Written on the raw response, like every other answer: the headers @fastify/cors chose are kept.
     const baseHeaders = reply.getHeaders() as OutgoingHttpHeaders;

@@ -452,3 +452,32 @@ describe('metrics a client cannot blow up', () => {
     expect(x.sum('grpcweb_refused_total', { reason: 'malformed_request' })).toBe(1);
   });
 });
+
+describe('one refusal writer', () => {
+  it('a refusal on the headers exposes --cors-expose-header extras and closes a connection whose body it left unread', async () => {
+    const { g } = await gateway(['--cors-expose-header', 'x-trace-id']);
+    const answer = await new Promise<RawAnswer>((resolve, reject) => {
+      const req = httpRequest(`${g.httpUrl}/not-a-grpc-path`, {
+        method: 'POST',
+        agent: keepAlive,
+        headers: { 'content-type': 'application/grpc-web+proto', origin: 'https://app.example.com', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      // the body's first chunk only; the rest follows after the answer
+      req.write(ECHO_FRAME);
+      req.once('response', () => req.end(ECHO_FRAME));
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['grpc-status']).toBe('12');
+    expect((answer.headers['access-control-expose-headers'] as string).split(',')).toEqual(
+      expect.arrayContaining(['grpc-status', 'grpc-message', 'x-trace-id']),
+    );
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.headers['content-length']).toBe('0');
+  });
+});
