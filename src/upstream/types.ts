@@ -8,7 +8,7 @@ export interface CallRequest {
   metadata: Metadata;
   /** Absolute deadline in ms since the epoch; Infinity for none. */
   deadline: number;
-  /** The one request message (gRPC-Web calls are unary or server streaming), kept for transparent retry. */
+  /** The request message (gRPC-Web calls are unary or server streaming: exactly one), kept for retries. */
   message: Buffer;
 }
 
