@@ -7,12 +7,26 @@
 //   - per scrape: everything about Pods, DNS and retries is read from Upstream.snapshot() inside
 //     collect(), so the call path never touches it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CallObserver, CallRecord } from '../http/types.js';
+import { REFUSAL_REASONS, type CallObserver, type CallRecord, type RefusalReason } from '../http/types.js';
 import type { EndpointState, Upstream, UpstreamSnapshot } from '../upstream/types.js';
 
 /** Distinct `method` label values kept per route; calls to any further method count as "other". */
 export const MAX_METHODS_PER_ROUTE = 200;
+/** Longer method names never become a label value (real ones are far shorter). */
+export const MAX_METHOD_LABEL_LENGTH = 256;
 export const OTHER_METHOD = 'other';
+
+const UNIMPLEMENTED = 12;
+
+/**
+ * Whether this call may add its path as a new `method` label value: only when a Pod answered
+ * it with anything but UNIMPLEMENTED, i.e. the backend has that method. Clients choose paths,
+ * backends choose methods: a made-up path, a refused call or one no Pod answered counts as
+ * "other" unless its method already has a label (minted by an earlier call a Pod answered).
+ */
+export function mayMintMethodLabel(record: CallRecord): boolean {
+  return record.endpoint !== undefined && record.code !== UNIMPLEMENTED && record.method.length <= MAX_METHOD_LABEL_LENGTH;
+}
 
 /** Latency buckets, seconds: 1 ms to 60 s. */
 export const DURATION_BUCKETS = [
@@ -84,6 +98,7 @@ export class GatewayMetrics implements CallObserver {
   private readonly duration: Histogram<'route' | 'method'>;
   private readonly bytesIn: Counter<'route' | 'method'>;
   private readonly bytesOut: Counter<'route' | 'method'>;
+  private readonly refusals: Counter<'reason'>;
   /** route → method label value → children. */
   private readonly entries = new Map<string, Map<string, MethodEntry>>();
   private inFlight = 0;
@@ -134,6 +149,14 @@ export class GatewayMetrics implements CallObserver {
       labelNames: ['route', 'method'],
       registers,
     });
+    this.refusals = new Counter({
+      name: 'grpcweb_refused_total',
+      help: 'Requests the gateway answered itself instead of a Pod, and client connections it refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason from the start, at 0: an alert on a rate needs the series before the first refusal.
+    for (const reason of REFUSAL_REASONS) this.refusals.labels(reason).inc(0);
     new Gauge({
       name: 'grpcweb_calls_in_flight',
       help: 'gRPC-Web calls in progress',
@@ -317,7 +340,7 @@ export class GatewayMetrics implements CallObserver {
     this.total++;
     const code = record.code;
     if (code !== 0) this.errors++;
-    const entry = this.entry(record.route, record.method);
+    const entry = this.entry(record);
     let calls = entry.codes[code];
     if (calls === undefined) {
       calls = this.calls.labels(entry.route, entry.method, codeName(code));
@@ -330,14 +353,19 @@ export class GatewayMetrics implements CallObserver {
     if (record.bytesOut > 0) entry.bytesOut.inc(record.bytesOut);
   }
 
-  private entry(route: string, method: string): MethodEntry {
+  refused(reason: RefusalReason): void {
+    this.refusals.labels(reason).inc();
+  }
+
+  private entry(record: CallRecord): MethodEntry {
+    const { route, method } = record;
     let methods = this.entries.get(route);
     if (methods === undefined) this.entries.set(route, (methods = new Map()));
     let entry = methods.get(method);
     if (entry === undefined) {
       // Past the cap, every new method name shares the "other" entry (itself not counted in the cap).
       const capped = methods.size >= MAX_METHODS_PER_ROUTE + (methods.has(OTHER_METHOD) ? 1 : 0);
-      const label = capped ? OTHER_METHOD : method;
+      const label = capped || !mayMintMethodLabel(record) ? OTHER_METHOD : method;
       entry = methods.get(label);
       if (entry === undefined) {
         entry = {

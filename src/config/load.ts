@@ -300,6 +300,16 @@ function buildConfig(r: Resolved): Config {
   const maxMessageBytes = r.one(S.maxMessageSize);
   const maxRequestBytes = r.opt(S.maxRequestSize) ?? Math.ceil(((maxMessageBytes + 5) * 4) / 3) + 1024;
 
+  let maxBufferedRequestBytes = r.one(S.maxBufferedRequestBytes);
+  // The default follows a raised max-request-size; a value given explicitly must admit one request.
+  if (r.isDefault(S.maxBufferedRequestBytes)) maxBufferedRequestBytes = Math.max(maxBufferedRequestBytes, maxRequestBytes);
+  if (maxBufferedRequestBytes > 0 && maxBufferedRequestBytes < maxRequestBytes) {
+    fail(
+      r.label(S.maxBufferedRequestBytes),
+      `${maxBufferedRequestBytes} bytes is less than max-request-size (${maxRequestBytes}): a request of the allowed size could never be taken`,
+    );
+  }
+
   const requestTimeoutMs = r.one(S.requestTimeout);
   let headersTimeoutMs = r.one(S.headersTimeout);
   // Node refuses headersTimeout > requestTimeout (when the latter is not 0).
@@ -352,6 +362,9 @@ function buildConfig(r: Resolved): Config {
       requestTimeoutMs,
       keepAliveTimeoutMs: r.one(S.keepaliveTimeout),
       maxCallDurationMs: r.one(S.maxCallDuration),
+      maxConcurrentCalls: r.one(S.maxConcurrentCalls),
+      maxBufferedRequestBytes,
+      maxClientConnections: r.one(S.maxConnections),
     },
     upstreamOptions: {
       balancer: r.one(S.balancer),

@@ -49,6 +49,12 @@ export interface LimitsConfig {
   keepAliveTimeoutMs: number;
   /** Upper bound on any call's duration; 0 = none (long server streams are never cut by default). */
   maxCallDurationMs: number;
+  /** Calls in flight at once in this process, streams included; 0 = no bound. */
+  maxConcurrentCalls: number;
+  /** Request body bytes (as received) held at once by this process's calls in flight; 0 = no bound. */
+  maxBufferedRequestBytes: number;
+  /** Client connections open at once on the gRPC-Web listener (Node's server.maxConnections); 0 = no bound. */
+  maxClientConnections: number;
 }
 
 export interface UpstreamOptions {

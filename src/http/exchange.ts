@@ -20,7 +20,9 @@ import {
   type WebContentType,
 } from '../protocol/index.js';
 import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
-import type { CallObserver } from './types.js';
+import type { CallBounds } from './bounds.js';
+import { loggablePath, refuseCall, type Refusal } from './refusal.js';
+import type { CallObserver, RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
 export interface ExchangeSettings {
@@ -30,6 +32,8 @@ export interface ExchangeSettings {
   /** --cors-expose-header extras, exposed on every response to a cross-origin request. */
   exposeExtra: readonly string[];
   observer: CallObserver;
+  /** The process-wide bounds (calls in flight, request bytes buffered). */
+  bounds: CallBounds;
 }
 
 export interface ExchangeInit {
@@ -95,7 +99,12 @@ export class Exchange implements CallListener {
   private readonly started = performance.now();
   private readonly base64: Base64Decoder | null;
   private readonly frames: FrameDecoder;
-  private readonly messages: Buffer[] = [];
+  /** The one request message, once it has arrived. */
+  private message: Buffer | null = null;
+  /** This call holds a slot of --max-concurrent-calls. */
+  private holdsSlot = false;
+  /** Request bytes this call has reserved of --max-buffered-request-bytes. */
+  private reserved = 0;
   /** Response messages not written yet (see BATCH_BYTES), and their size once framed. */
   private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -111,12 +120,18 @@ export class Exchange implements CallListener {
 
   constructor(private readonly x: ExchangeInit) {
     this.base64 = x.contentType.mode === 'text' ? new Base64Decoder() : null;
-    this.frames = new FrameDecoder(x.settings.maxMessageBytes);
+    // gRPC-Web calls are unary or server streaming: a second message is refused at its first byte.
+    this.frames = new FrameDecoder(x.settings.maxMessageBytes, 1);
   }
 
   begin(): void {
     const { req, res } = this.x;
     this.x.settings.observer.callStarted();
+    if (!this.x.settings.bounds.startCall()) {
+      this.failRequest(200, Status.RESOURCE_EXHAUSTED, 'the gateway has too many calls in flight; retry later', 'max_concurrent_calls');
+      return;
+    }
+    this.holdsSlot = true;
     res.on('close', this.onResponseClose);
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
@@ -132,9 +147,15 @@ export class Exchange implements CallListener {
         200,
         Status.RESOURCE_EXHAUSTED,
         `request body exceeds the ${this.x.settings.maxRequestBytes}-byte limit`,
+        'too_large',
       );
       return;
     }
+    if (!this.x.settings.bounds.reserve(chunk.length)) {
+      this.failRequest(200, Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
+      return;
+    }
+    this.reserved += chunk.length;
     try {
       const bytes = this.base64 ? this.base64.push(chunk) : chunk;
       if (bytes.length > 0) this.acceptFrames(this.frames.push(bytes));
@@ -156,12 +177,16 @@ export class Exchange implements CallListener {
       return;
     }
     if (this.finished) return;
+    if (this.message === null) {
+      this.failRequest(200, Status.UNIMPLEMENTED, `received no request message for ${loggablePath(this.x.method)}`, 'not_one_message');
+      return;
+    }
     this.upstreamCall = this.x.upstream.call(
       {
         method: this.x.method,
         metadata: this.x.metadata,
         deadline: this.x.deadline,
-        message: this.messages[0] ?? Buffer.alloc(0),
+        message: this.message,
       },
       this,
     );
@@ -171,47 +196,75 @@ export class Exchange implements CallListener {
     // The client reset the connection mid-request: 'close' on the response follows.
   };
 
+  /** The decoder returns at most one frame per call (see its maxFrames). */
   private acceptFrames(frames: ReturnType<FrameDecoder['push']>): void {
     for (const frame of frames) {
       if (frame.flags & FLAG_TRAILER) throw new FrameError('bad-flags', 'request carries a trailer frame');
       if (frame.flags & FLAG_COMPRESSED) {
-        this.failRequest(200, Status.UNIMPLEMENTED, 'compressed request messages are not supported');
+        this.failRequest(200, Status.UNIMPLEMENTED, 'compressed request messages are not supported', 'compressed');
         return;
       }
-      this.messages.push(frame.data);
+      this.message = frame.data;
     }
   }
 
   private rejectBody(error: unknown): void {
     if (error instanceof FrameError && error.reason === 'too-large') {
-      this.failRequest(200, Status.RESOURCE_EXHAUSTED, error.message);
+      this.failRequest(200, Status.RESOURCE_EXHAUSTED, error.message, 'too_large');
+    } else if (error instanceof FrameError && error.reason === 'too-many') {
+      // The status and wording a gRPC server (grpc-js) gives for the same mistake.
+      this.failRequest(
+        200,
+        Status.UNIMPLEMENTED,
+        `received a second request message for ${loggablePath(this.x.method)}: a gRPC-Web call carries exactly one`,
+        'not_one_message',
+      );
     } else if (error instanceof FrameError || error instanceof Base64Error) {
-      this.failRequest(400, Status.INTERNAL, `malformed gRPC-Web request: ${error.message}`);
+      this.failRequest(400, Status.INTERNAL, `malformed gRPC-Web request: ${error.message}`, 'malformed_request');
     } else {
       this.x.log.error({ err: error }, 'unexpected error decoding a request');
-      this.failRequest(500, Status.INTERNAL, 'internal gateway error');
+      this.failRequest(500, Status.INTERNAL, 'internal gateway error', 'internal');
     }
   }
 
-  /** Answer a request the gateway refuses (before any upstream call), trailers-only. */
-  private failRequest(httpStatus: number, code: Status, message: string): void {
+  /** Answer a request the gateway refuses (before any upstream call). */
+  private failRequest(httpStatus: number, code: Status, message: string, reason: RefusalReason): void {
     if (this.finished) return;
     this.finished = true;
-    const { res } = this.x;
-    const headers: OutgoingHttpHeaders = {
-      ...this.x.baseHeaders,
-      'content-type': this.x.contentType.response,
-      'grpc-status': String(code),
-      'grpc-message': encodeGrpcMessage(message),
-      // The rest of the body is never read: do not leave it in the connection.
-      connection: 'close',
-    };
-    if (this.x.crossOrigin) headers['access-control-expose-headers'] = exposeHeadersValue(this.x.settings.exposeExtra);
-    res.writeHead(httpStatus, headers);
-    res.end();
-    this.x.req.removeListener('data', this.onRequestData);
-    this.x.req.resume();
-    this.logCall(code, message, undefined, 'warn');
+    const x = this.x;
+    x.req.removeListener('data', this.onRequestData);
+    this.releaseBounds();
+    const refusal: Refusal = { httpStatus, code, message, reason };
+    refuseCall(
+      {
+        req: x.req,
+        res: x.res,
+        baseHeaders: x.baseHeaders,
+        contentType: x.contentType,
+        exposeExtra: x.crossOrigin ? x.settings.exposeExtra : null,
+        route: x.route,
+        method: x.method,
+        client: x.clientAddress,
+        durationMs: performance.now() - this.started,
+        bytesIn: this.bytesIn,
+        log: x.log,
+        observer: x.settings.observer,
+      },
+      refusal,
+    );
+  }
+
+  /** Give back this call's slot and request bytes (once: the call has ended). */
+  private releaseBounds(): void {
+    const bounds = this.x.settings.bounds;
+    if (this.holdsSlot) {
+      this.holdsSlot = false;
+      bounds.endCall();
+    }
+    if (this.reserved > 0) {
+      bounds.release(this.reserved);
+      this.reserved = 0;
+    }
   }
 
   // ---- upstream side (CallListener) -----------------------------------------------------
@@ -278,7 +331,7 @@ export class Exchange implements CallListener {
   onStatus(status: StatusObject, endpoint: string | undefined, note?: string): void {
     if (this.finished) {
       // The client left first; this is the cancellation coming back.
-      this.logCall(Status.CANCELLED, 'client went away', endpoint, 'info');
+      this.logCall(Status.CANCELLED, 'client went away', endpoint);
       return;
     }
     this.finished = true;
@@ -310,7 +363,7 @@ export class Exchange implements CallListener {
       this.corked = false;
       res.end(trailer);
     }
-    this.logCall(status.code, status.details, endpoint, 'info', note);
+    this.logCall(status.code, status.details, endpoint, note);
   }
 
   private sendHeaders(): void {
@@ -330,11 +383,12 @@ export class Exchange implements CallListener {
     // The browser closed the connection before the answer was complete: cancel upstream now.
     this.finished = true;
     if (this.upstreamCall) this.upstreamCall.cancel();
-    else this.logCall(Status.CANCELLED, 'client went away before sending the whole request', undefined, 'info');
+    else this.logCall(Status.CANCELLED, 'client went away before sending the whole request', undefined);
   };
 
   /** `note`: what the upstream side knows and the client is not told (see CallListener.onStatus). */
-  private logCall(code: number, message: string, endpoint: string | undefined, level: 'info' | 'warn', note?: string): void {
+  private logCall(code: number, message: string, endpoint: string | undefined, note?: string): void {
+    this.releaseBounds();
     const durationMs = performance.now() - this.started;
     const x = this.x;
     x.settings.observer.callEnded({
@@ -346,7 +400,7 @@ export class Exchange implements CallListener {
       bytesOut: this.bytesOut,
       endpoint,
     });
-    if (!x.settings.accessLog && level === 'info') return;
+    if (!x.settings.accessLog) return;
     // request.log already carries reqId.
     const line = {
       method: x.method,
@@ -359,7 +413,6 @@ export class Exchange implements CallListener {
       bytesOut: this.bytesOut,
       client: x.clientAddress,
     };
-    if (level === 'warn') x.log.warn(line, 'call refused');
-    else x.log.info(line, 'call');
+    x.log.info(line, 'call');
   }
 }

@@ -14,8 +14,6 @@ import type { Config } from '../config/types.js';
 import {
   HeaderError,
   TimeoutFormatError,
-  encodeGrpcMessage,
-  exposeHeadersValue,
   isBrowserOwnedHeader,
   parseGrpcTimeout,
   parseHttpHeadersParam,
@@ -23,11 +21,13 @@ import {
   type WebContentType,
 } from '../protocol/index.js';
 import type { Router } from '../upstream/router.js';
+import { BurstLog, CallBounds, limitConnections } from './bounds.js';
 import { corsOptions, isOriginAllowed, withheldCredentials } from './cors.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import { clientView, compileTrustProxy } from './forwarding.js';
+import { loggablePath, reasonForStatus, refuseCall } from './refusal.js';
 import { requestMetadata } from './request-metadata.js';
-import { noopObserver, type CallObserver } from './types.js';
+import { noopObserver, type CallObserver, type RefusalReason } from './types.js';
 
 export interface HttpServerOptions {
   config: Config;
@@ -59,6 +59,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   // Node refuses a headers timeout above the request timeout.
   const headersTimeout =
     limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs;
+  const bounds = new CallBounds(limits, options.logger);
+  const connectionsLog = new BurstLog(options.logger, 'max-connections', limits.maxClientConnections, 'connections');
 
   const app = Fastify<Server, IncomingMessage, ServerResponse>({
     loggerInstance: options.logger,
@@ -87,6 +89,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       // One more than the limit: Node silently drops headers past maxHeadersCount (content-type
       // among them, making a confusing 415), so keep one extra to tell "too many" and say so.
       server.maxHeadersCount = limits.maxHeadersCount + 1;
+      if (limits.maxClientConnections > 0) {
+        limitConnections(server, limits.maxClientConnections, () => {
+          observer.refused('max_connections');
+          connectionsLog.hit();
+        });
+      }
       return server;
     },
   });
@@ -97,7 +105,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     accessLog: config.accessLog,
     exposeExtra: config.cors.exposeHeaders,
     observer,
+    bounds,
   };
+  app.addHook('onClose', async () => {
+    bounds.stop();
+    connectionsLog.stop();
+  });
 
   // Leave every body unread: the exchange streams it.
   app.removeAllContentTypeParsers();
@@ -119,7 +132,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const handleCall = (request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
     const req = request.raw;
     if (req.rawHeaders.length > 2 * limits.maxHeadersCount) {
-      return refuse(request, reply, observer, 200, Status.RESOURCE_EXHAUSTED, `more than ${limits.maxHeadersCount} request headers`);
+      return refuse(request, reply, observer, 200, Status.RESOURCE_EXHAUSTED, `more than ${limits.maxHeadersCount} request headers`, undefined, '', 'too_many_headers');
     }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -163,11 +176,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         415,
         Status.INTERNAL,
         `content-type '${req.headers['content-type'] ?? ''}' is not gRPC-Web (application/grpc-web[+proto] or application/grpc-web-text[+proto])`,
+        undefined,
+        '',
+        'unsupported_media_type',
       );
     }
     const match = GRPC_PATH.test(path) ? router.route(path) : null;
     if (match === null) {
-      return refuse(request, reply, observer, 200, Status.UNIMPLEMENTED, `no route for ${path}`, contentType);
+      return refuse(request, reply, observer, 200, Status.UNIMPLEMENTED, `no route for ${loggablePath(path)}`, contentType, '', 'no_route');
     }
 
     let deadline = Infinity;
@@ -176,7 +192,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         deadline = Date.now() + parseGrpcTimeout(timeoutHeader);
       } catch (error) {
         if (!(error instanceof TimeoutFormatError)) throw error;
-        return refuse(request, reply, observer, 400, Status.INTERNAL, `invalid grpc-timeout '${timeoutHeader}'`, contentType);
+        return refuse(request, reply, observer, 400, Status.INTERNAL, `invalid grpc-timeout '${timeoutHeader}'`, contentType, match.prefix, 'malformed_request');
       }
     }
     if (limits.maxCallDurationMs > 0) deadline = Math.min(deadline, Date.now() + limits.maxCallDurationMs);
@@ -195,7 +211,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       metadata = requestMetadata(req.headers, extra, withheld, client);
     } catch (error) {
       if (!(error instanceof HeaderError)) throw error;
-      return refuse(request, reply, observer, 400, Status.INTERNAL, error.message, contentType);
+      return refuse(request, reply, observer, 400, Status.INTERNAL, error.message, contentType, match.prefix, 'malformed_request');
     }
 
     reply.hijack();
@@ -231,43 +247,51 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     url: '/*',
     handler: (request, reply) => {
       reply.header('allow', 'POST, OPTIONS');
-      return refuse(request, reply, observer, 405, Status.UNIMPLEMENTED, `method ${request.method} not allowed: gRPC-Web calls are POST`);
+      // Not returned: the reply is hijacked, and Fastify would try to send a returned one again.
+      refuse(request, reply, observer, 405, Status.UNIMPLEMENTED, `method ${request.method} not allowed: gRPC-Web calls are POST`, undefined, '', 'method_not_allowed');
     },
   });
 
-  return app;
-}
+  /**
+   * Answer a call the gateway refuses on its headers, before any Pod is involved, through the
+   * same writer as the exchange's refusals. `route` is the matched prefix, once one matched.
+   */
+  function refuse(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    observer: CallObserver,
+    httpStatus: number,
+    code: Status,
+    message: string,
+    contentType: WebContentType = FALLBACK_CONTENT_TYPE,
+    route = '',
+    reason: RefusalReason = reasonForStatus(httpStatus),
+  ): FastifyReply {
+    // An error after the exchange began answering: that answer stands, nothing more can be said.
+    if (reply.raw.headersSent) return reply;
+    observer.callStarted();
+    // Written on the raw response, like every other answer: the headers @fastify/cors chose are kept.
+    const baseHeaders = reply.getHeaders() as OutgoingHttpHeaders;
+    reply.hijack();
+    refuseCall(
+      {
+        req: request.raw,
+        res: reply.raw,
+        baseHeaders,
+        contentType,
+        exposeExtra: request.headers.origin !== undefined ? config.cors.exposeHeaders : null,
+        route,
+        method: request.url.split('?', 1)[0]!,
+        client: request.ip,
+        durationMs: 0,
+        bytesIn: 0,
+        log: request.log,
+        observer,
+      },
+      { httpStatus, code, message, reason },
+    );
+    return reply;
+  }
 
-/**
- * Answer a call the gateway refuses before any Pod is involved. gRPC-Web clients read
- * grpc-status/grpc-message from the headers; a 4xx also says what is wrong in plain text.
- */
-function refuse(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  observer: CallObserver,
-  httpStatus: number,
-  code: Status,
-  message: string,
-  contentType: WebContentType = FALLBACK_CONTENT_TYPE,
-): FastifyReply {
-  const crossOrigin = request.headers.origin !== undefined;
-  observer.callStarted();
-  observer.callEnded({
-    route: '',
-    method: request.url.split('?', 1)[0]!,
-    code,
-    durationMs: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    endpoint: undefined,
-  });
-  request.log.warn(
-    { method: request.url.split('?', 1)[0], httpStatus, grpcStatus: code, grpcMessage: message, client: request.ip },
-    'call refused',
-  );
-  reply.code(httpStatus).header('grpc-status', String(code)).header('grpc-message', encodeGrpcMessage(message));
-  if (crossOrigin) reply.header('access-control-expose-headers', exposeHeadersValue([]));
-  if (httpStatus === 200) return reply.header('content-type', contentType.response).send('');
-  return reply.header('content-type', 'text/plain; charset=utf-8').send(`${message}\n`);
+  return app;
 }

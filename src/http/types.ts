@@ -1,13 +1,49 @@
+/**
+ * Why the gateway answered a request itself instead of a Pod: the `reason` label of
+ * grpcweb_refused_total. A fixed set, so no client can add label values.
+ */
+export const REFUSAL_REASONS = [
+  /** Content type is not gRPC-Web (415). */
+  'unsupported_media_type',
+  /** HTTP method other than POST/OPTIONS (405). */
+  'method_not_allowed',
+  /** The path is no gRPC method, or no route matches it (UNIMPLEMENTED). */
+  'no_route',
+  /** Bad frame, base64, grpc-timeout, metadata or $httpHeaders (400). */
+  'malformed_request',
+  /** A message above --max-message-size or a body above --max-request-size. */
+  'too_large',
+  /** More request headers than --max-headers. */
+  'too_many_headers',
+  /** No request message, or more than one (UNIMPLEMENTED, as a gRPC server answers). */
+  'not_one_message',
+  /** A compressed request message (UNIMPLEMENTED). */
+  'compressed',
+  /** A preflight-less request from an origin --allow-origin does not allow (403). */
+  'origin_not_allowed',
+  /** --max-concurrent-calls reached. */
+  'max_concurrent_calls',
+  /** --max-buffered-request-bytes reached. */
+  'max_buffered_request_bytes',
+  /** --max-connections reached: a connection, not a call, was refused. */
+  'max_connections',
+  /** An error of the gateway itself (500). */
+  'internal',
+] as const;
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
 /** One finished call, as the metrics and the access log see it. */
 export interface CallRecord {
   /** The route prefix that matched ("" when none did). */
   route: string;
-  /** gRPC path, "/package.Service/Method". */
+  /** gRPC path, "/package.Service/Method" (as the client sent it: the metrics decide what becomes a label). */
   method: string;
   code: number;
   durationMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** The Pod that answered; undefined when none did (refused, or no Pod reached). */
   endpoint: string | undefined;
 }
 
@@ -15,6 +51,8 @@ export interface CallRecord {
 export interface CallObserver {
   callStarted(): void;
   callEnded(record: CallRecord): void;
+  /** A request or connection the gateway refused (a refused call also ends with callEnded). */
+  refused(reason: RefusalReason): void;
 }
 
-export const noopObserver: CallObserver = { callStarted() {}, callEnded() {} };
+export const noopObserver: CallObserver = { callStarted() {}, callEnded() {}, refused() {} };

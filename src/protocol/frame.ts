@@ -14,7 +14,7 @@ export interface Frame {
 
 export class FrameError extends Error {
   constructor(
-    readonly reason: 'too-large' | 'truncated' | 'bad-flags',
+    readonly reason: 'too-large' | 'truncated' | 'bad-flags' | 'too-many',
     message: string,
   ) {
     super(message);
@@ -77,8 +77,17 @@ export class FrameDecoder {
   /** Header of the frame being accumulated, once its 5 bytes have arrived; -1 before that. */
   private curFlags = -1;
   private curLength = 0;
+  /** Frames returned so far. */
+  private count = 0;
 
-  constructor(private readonly maxMessageBytes: number) {}
+  /**
+   * `maxFrames`: once this many frames have been returned, any further byte throws FrameError
+   * 'too-many' at once, without waiting for (or buffering) the rest of that frame.
+   */
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly maxFrames = Infinity,
+  ) {}
 
   /** Bytes buffered but not yet returned as frames. */
   get pending(): number {
@@ -93,6 +102,7 @@ export class FrameDecoder {
    */
   push(chunk: Buffer): Frame[] {
     if (chunk.length === 0) return NO_FRAMES;
+    if (this.count >= this.maxFrames) this.tooMany();
     if (this.buffered === 0 && this.curFlags === -1) return this.pushFast(chunk);
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -105,6 +115,7 @@ export class FrameDecoder {
       if (this.buffered < this.curLength) break;
       (out ??= []).push({ flags: this.curFlags, data: this.take(this.curLength) });
       this.curFlags = -1;
+      if (++this.count >= this.maxFrames && this.buffered > 0) this.tooMany();
       // Once the list has drained, parse the rest of the chunk directly: back to the fast path.
       if (this.buffered > 0 && this.chunks.length === 1) {
         const rest = this.chunks[0]!.subarray(this.head);
@@ -150,12 +161,17 @@ export class FrameDecoder {
       }
       (out ??= []).push({ flags, data: chunk.subarray(start, start + length) });
       off = start + length;
+      if (++this.count >= this.maxFrames && off < len) this.tooMany();
     }
     if (off < len) {
       this.chunks.push(off === 0 ? chunk : chunk.subarray(off));
       this.buffered = len - off;
     }
     return out ?? NO_FRAMES;
+  }
+
+  private tooMany(): never {
+    throw new FrameError('too-many', `more than ${this.maxFrames} message${this.maxFrames === 1 ? '' : 's'} in the request`);
   }
 
   private check(flags: number, length: number): void {

@@ -1,6 +1,14 @@
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayMetrics, MAX_METHODS_PER_ROUTE, codeName, DURATION_BUCKETS } from '../../../src/admin/metrics.js';
+import {
+  GatewayMetrics,
+  MAX_METHOD_LABEL_LENGTH,
+  MAX_METHODS_PER_ROUTE,
+  codeName,
+  DURATION_BUCKETS,
+  mayMintMethodLabel,
+} from '../../../src/admin/metrics.js';
+import { REFUSAL_REASONS, type CallRecord } from '../../../src/http/types.js';
 import type { EndpointsView } from '../../../src/admin/endpoints.js';
 import type { Gateway } from '../../../src/gateway.js';
 import type { Upstream, UpstreamSnapshot } from '../../../src/upstream/types.js';
@@ -68,8 +76,9 @@ describe('GatewayMetrics (no network)', () => {
 
   it(`caps method label values at ${MAX_METHODS_PER_ROUTE} per route; the rest count as "other"`, async () => {
     const m = new GatewayMetrics({ upstreams: [], version: 't', defaultMetrics: false });
+    // answered by a Pod (not UNIMPLEMENTED): each may add its method
     const end = (route: string, method: string) =>
-      m.callEnded({ route, method, code: 12, durationMs: 1, bytesIn: 0, bytesOut: 0, endpoint: undefined });
+      m.callEnded({ route, method, code: 5, durationMs: 1, bytesIn: 0, bytesOut: 0, endpoint: '10.0.0.1:1' });
     for (let i = 0; i < MAX_METHODS_PER_ROUTE + 50; i++) end('', `/made.Up/M${i}`);
     end('', '/made.Up/M0'); // a known one stays itself
     end('', '/made.Up/M999'); // a new one after the cap is "other"
@@ -82,6 +91,58 @@ describe('GatewayMetrics (no network)', () => {
     expect(x.sum('grpcweb_calls_total', { route: '', method: '/made.Up/M0' })).toBe(2);
     expect(x.sum('grpcweb_calls_total', { route: '/r/', method: '/r/One' })).toBe(1);
     expect(x.sum('grpcweb_calls_total')).toBe(MAX_METHODS_PER_ROUTE + 53);
+  });
+
+  it('only a call a Pod answered (not UNIMPLEMENTED) adds a method label, and only a name of bounded length', () => {
+    const rec = (over: Partial<CallRecord>): CallRecord => ({
+      route: '',
+      method: '/echo.v1.EchoService/Echo',
+      code: 0,
+      durationMs: 1,
+      bytesIn: 0,
+      bytesOut: 0,
+      endpoint: '10.0.0.1:50051',
+      ...over,
+    });
+    expect(mayMintMethodLabel(rec({}))).toBe(true);
+    expect(mayMintMethodLabel(rec({ code: 13 }))).toBe(true); // an application error: the method exists
+    expect(mayMintMethodLabel(rec({ code: 12 }))).toBe(false); // the Pod has no such method
+    expect(mayMintMethodLabel(rec({ endpoint: undefined, code: 8 }))).toBe(false); // refused by the gateway
+    expect(mayMintMethodLabel(rec({ endpoint: undefined, code: 14 }))).toBe(false); // no Pod answered
+    const long = `/a.B/${'m'.repeat(MAX_METHOD_LABEL_LENGTH)}`;
+    expect(mayMintMethodLabel(rec({ method: long.slice(0, MAX_METHOD_LABEL_LENGTH) }))).toBe(true);
+    expect(mayMintMethodLabel(rec({ method: long }))).toBe(false);
+  });
+
+  it('counts made-up paths and refusals as "other" unless a Pod answered the method before', async () => {
+    const m = new GatewayMetrics({ upstreams: [], version: 't', defaultMetrics: false });
+    const end = (method: string, code: number, endpoint: string | undefined) =>
+      m.callEnded({ route: '/r/', method, code, durationMs: 1, bytesIn: 0, bytesOut: 0, endpoint });
+    for (let i = 0; i < 300; i++) end(`/made.Up/M${i}`, 12, '10.0.0.1:1'); // a Pod: UNIMPLEMENTED
+    for (let i = 0; i < 300; i++) end(`/refused.Svc/M${i}`, 8, undefined); // refused by the gateway
+    end('/real.Svc/Get', 8, undefined); // refused before a Pod ever answered it: "other"
+    end('/real.Svc/Get', 0, '10.0.0.1:1'); // now it has its label
+    end('/real.Svc/Get', 8, undefined); // and keeps it, refused or not
+    const x = parseExposition(await m.metrics());
+    expect(new Set(x.find('grpcweb_calls_total').map((s) => s.labels.method))).toEqual(new Set(['other', '/real.Svc/Get']));
+    expect(x.sum('grpcweb_calls_total', { method: 'other' })).toBe(601);
+    expect(x.sum('grpcweb_calls_total', { method: '/real.Svc/Get' })).toBe(2);
+    expect(x.sum('grpcweb_calls_total', { method: '/real.Svc/Get', code: 'RESOURCE_EXHAUSTED' })).toBe(1);
+  });
+
+  it('counts refusals by a fixed set of reasons, every reason present from the start', async () => {
+    const m = new GatewayMetrics({ upstreams: [], version: 't', defaultMetrics: false });
+    const before = parseExposition(await m.metrics());
+    expect(before.types.get('grpcweb_refused_total')).toBe('counter');
+    expect(before.find('grpcweb_refused_total').map((s) => s.labels.reason).sort()).toEqual([...REFUSAL_REASONS].sort());
+    expect(before.sum('grpcweb_refused_total')).toBe(0);
+    m.refused('max_connections');
+    m.refused('max_connections');
+    m.refused('not_one_message');
+    const after = parseExposition(await m.metrics());
+    expect(after.sum('grpcweb_refused_total', { reason: 'max_connections' })).toBe(2);
+    expect(after.sum('grpcweb_refused_total', { reason: 'not_one_message' })).toBe(1);
+    expect(after.sum('grpcweb_refused_total')).toBe(3);
   });
 
   it('reads Pod, DNS and retry figures from snapshots at scrape time, as counters and gauges', async () => {
@@ -185,7 +246,9 @@ describe('admin server of a running gateway, against real grpc-js Pods', () => {
     const x = parseExposition(await response.text());
     expect(x.sum('grpcweb_calls_total', { route: '', method: ECHO, code: 'OK' })).toBe(20);
     expect(x.sum('grpcweb_calls_total', { method: BROKEN, code: 'INTERNAL' })).toBe(4);
-    expect(x.sum('grpcweb_calls_total', { method: '/echo.v1.EchoService/Nope', code: 'UNIMPLEMENTED' })).toBe(1);
+    // the Pod has no such method: it gets no label of its own
+    expect(x.sum('grpcweb_calls_total', { method: 'other', code: 'UNIMPLEMENTED' })).toBe(1);
+    expect(x.find('grpcweb_calls_total', { method: '/echo.v1.EchoService/Nope' })).toHaveLength(0);
     expect(x.sum('grpcweb_call_duration_seconds_count', { method: ECHO })).toBe(20);
     expect(x.sum('grpcweb_call_duration_seconds_bucket', { method: ECHO, le: '+Inf' })).toBe(20);
     expect(x.sum('grpcweb_call_duration_seconds_sum', { method: ECHO })).toBeGreaterThan(0);
@@ -244,20 +307,20 @@ describe('admin server of a running gateway, against real grpc-js Pods', () => {
     expect(u.endpoints.reduce((a, e) => a + e.failures, 0)).toBe(4);
   });
 
-  it('caps the method label on the default upstream against made-up paths', async () => {
+  it('made-up paths on the default upstream add no method label (the Pod answers UNIMPLEMENTED)', async () => {
     const n = 230;
     const results = [];
+    const otherBefore = (await scrape(gw)).sum('grpcweb_calls_total', { method: 'other' });
     for (let i = 0; i < n; i += 23) {
       results.push(...(await Promise.all(Array.from({ length: 23 }, (_, j) => grpcWebCall(gw.httpUrl, `/made.up.Svc${i + j}/M`, Buffer.alloc(0))))));
     }
     expect(results.every((r) => r.grpcStatus === 12)).toBe(true);
     const x = await scrape(gw);
     const methods = new Set(x.find('grpcweb_calls_total', { route: '' }).map((s) => s.labels.method));
-    expect(methods.size).toBe(MAX_METHODS_PER_ROUTE + 1);
-    expect(methods.has('other')).toBe(true);
-    // the 3 methods seen before + 197 made-up ones fill the cap; 33 go to "other"
-    expect(x.sum('grpcweb_calls_total', { method: 'other' })).toBe(n - (MAX_METHODS_PER_ROUTE - 3));
-    expect(new Set(x.find('grpcweb_call_duration_seconds_count').map((s) => s.labels.method)).size).toBe(MAX_METHODS_PER_ROUTE + 1);
+    // the 2 methods the Pods serve, and "other"
+    expect(methods).toEqual(new Set([ECHO, BROKEN, 'other']));
+    expect(x.sum('grpcweb_calls_total', { method: 'other' }) - otherBefore).toBe(n);
+    expect(new Set(x.find('grpcweb_call_duration_seconds_count').map((s) => s.labels.method)).size).toBe(3);
   });
 
   it('serves the dashboard page, self-contained', async () => {

@@ -48,6 +48,9 @@ describe('defaults', () => {
         requestTimeoutMs: 60_000,
         keepAliveTimeoutMs: 620_000,
         maxCallDurationMs: 0,
+        maxConcurrentCalls: 1000,
+        maxBufferedRequestBytes: 32 * 1024 * 1024,
+        maxClientConnections: 4000,
       },
       upstreamOptions: {
         balancer: 'round-robin',
@@ -123,6 +126,12 @@ describe('every flag reaches its field', () => {
       '75s',
       '--max-call-duration',
       '1h',
+      '--max-concurrent-calls',
+      '50',
+      '--max-buffered-request-bytes',
+      '8MiB',
+      '--max-connections',
+      '70',
       '--balancer',
       'least-request',
       '--connect-timeout',
@@ -182,6 +191,9 @@ describe('every flag reaches its field', () => {
       requestTimeoutMs: 20_000,
       keepAliveTimeoutMs: 75_000,
       maxCallDurationMs: 3_600_000,
+      maxConcurrentCalls: 50,
+      maxBufferedRequestBytes: 8 * 1024 * 1024,
+      maxClientConnections: 70,
     });
     expect(c.upstreamOptions).toEqual({
       balancer: 'least-request',
@@ -336,6 +348,16 @@ describe('cross-setting rules', () => {
     expect(load([...UP, '--request-timeout', '10s']).limits.headersTimeoutMs).toBe(10_000);
     expect(load([...UP, '--request-timeout', '0']).limits.headersTimeoutMs).toBe(30_000);
     expect(error([...UP, '--request-timeout', '10s', '--headers-timeout', '20s'])).toMatch(/^--headers-timeout: 20s is longer than request-timeout \(10s\)/);
+  });
+  it('keeps max-buffered-request-bytes at least one max-request-size (0 = no bound)', () => {
+    expect(error([...UP, '--max-request-size', '2MiB', '--max-buffered-request-bytes', '1MiB'])).toMatch(
+      /^--max-buffered-request-bytes: 1048576 bytes is less than max-request-size \(2097152\)/,
+    );
+    expect(error([...UP, '--max-buffered-request-bytes', '1MiB'], {})).toMatch(/less than max-request-size/); // the derived default too
+    // the default follows a raised max-request-size
+    expect(load([...UP, '--max-message-size', '64MiB']).limits.maxBufferedRequestBytes).toBe(Math.ceil(((64 * 1024 * 1024 + 5) * 4) / 3) + 1024);
+    expect(load([...UP, '--max-buffered-request-bytes', '0']).limits.maxBufferedRequestBytes).toBe(0);
+    expect(load([...UP, '--max-request-size', '1MiB', '--max-buffered-request-bytes', '1MiB']).limits.maxBufferedRequestBytes).toBe(1024 * 1024);
   });
 });
 

@@ -186,6 +186,33 @@ describe('FrameDecoder', () => {
     );
   });
 
+  it('maxFrames: the first byte past the last allowed frame throws too-many, in the same chunk or a later one', () => {
+    const one = frame(0, Buffer.from('only'));
+    // same chunk: a whole second frame, or just the first byte of its header
+    for (const tail of [frame(0, Buffer.alloc(0)), Buffer.from([0])]) {
+      expect(caught(() => new FrameDecoder(100, 1).push(Buffer.concat([one, tail]))).reason).toBe('too-many');
+    }
+    // a later chunk
+    const dec = new FrameDecoder(100, 1);
+    expect(dec.push(one).map((f) => f.data.toString())).toEqual(['only']);
+    expect(caught(() => dec.push(Buffer.from([0]))).message).toBe('more than 1 message in the request');
+    // the slow path (a frame completed across chunks, then more bytes behind it)
+    const slow = new FrameDecoder(100, 1);
+    expect(slow.push(one.subarray(0, 3))).toEqual([]);
+    expect(caught(() => slow.push(Buffer.concat([one.subarray(3), Buffer.from([0, 0])]))).reason).toBe('too-many');
+    // exactly the allowed number is fine, and end() accepts it
+    const ok = new FrameDecoder(100, 2);
+    expect(ok.push(Buffer.concat([one, one]))).toHaveLength(2);
+    ok.end();
+  });
+
+  it('maxFrames: a body of a million empty frames stops at the second header, decoding only one frame', () => {
+    const body = Buffer.alloc(5 * 1_000_000); // 1,000,000 empty frames (flags 0, length 0)
+    const dec = new FrameDecoder(100, 1);
+    const error = caught(() => dec.push(body));
+    expect(error.reason).toBe('too-many');
+  });
+
   it('property: byte-at-a-time decoding', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 5 }), (msgs) => {
