@@ -32,6 +32,8 @@ export interface UpstreamView {
     /** ISO 8601, null before the first success. */
     lastSuccess: string | null;
     lastError: string | null;
+    /** Lookups of one record type that failed while the other may have answered (dns:/// only). */
+    familyFailures?: Partial<Record<'A' | 'AAAA', number>>;
   };
   endpoints: EndpointView[];
 }
@@ -87,6 +89,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
           failures: s.resolver.failures,
           lastSuccess: s.resolver.lastSuccess > 0 ? iso(s.resolver.lastSuccess) : null,
           lastError: s.resolver.lastError ?? null,
+          ...(s.resolver.familyFailures ? { familyFailures: s.resolver.familyFailures } : {}),
         },
         endpoints: s.endpoints.map((e) => ({
           address: e.address,

@@ -303,6 +303,16 @@ export class GatewayMetrics implements CallObserver {
     snapshotCounter('grpcweb_dns_failures_total', 'DNS lookups that failed (the last known Pods stay in use)', ['upstream'], (c) => {
       for (const s of snapshots) if (s.kind === 'dns') c.inc({ upstream: s.name }, s.resolver.failures);
     });
+    snapshotCounter(
+      'grpcweb_dns_family_failures_total',
+      'Lookups of one record type (A or AAAA) that failed; the other type\'s answer is still used',
+      ['upstream', 'type'],
+      (c) => {
+        for (const s of snapshots) {
+          for (const [type, n] of Object.entries(s.resolver.familyFailures ?? {})) c.inc({ upstream: s.name, type }, n);
+        }
+      },
+    );
     snapshotGauge(
       'grpcweb_dns_last_success_timestamp_seconds',
       'When the last DNS lookup succeeded, seconds since the epoch (absent before the first success)',

@@ -39,6 +39,13 @@ function mergeEndpoint(a: EndpointView, b: EndpointView): EndpointView {
   };
 }
 
+type FamilyFailures = UpstreamView['resolver']['familyFailures'];
+
+function mergeFamilyFailures(a: FamilyFailures, b: FamilyFailures): { familyFailures?: FamilyFailures } {
+  if (!a || !b) return a || b ? { familyFailures: a ?? b } : {};
+  return { familyFailures: { A: (a.A ?? 0) + (b.A ?? 0), AAAA: (a.AAAA ?? 0) + (b.AAAA ?? 0) } };
+}
+
 function mergeUpstream(a: UpstreamView, b: UpstreamView): UpstreamView {
   const endpoints = new Map(a.endpoints.map((e) => [e.address, e]));
   for (const e of b.endpoints) {
@@ -62,6 +69,7 @@ function mergeUpstream(a: UpstreamView, b: UpstreamView): UpstreamView {
       failures: a.resolver.failures + b.resolver.failures,
       lastSuccess: laterIso(a.resolver.lastSuccess, b.resolver.lastSuccess),
       lastError: newer.resolver.lastError ?? (newer === a ? b : a).resolver.lastError,
+      ...mergeFamilyFailures(a.resolver.familyFailures, b.resolver.familyFailures),
     },
     endpoints: [...endpoints.values()].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0)),
   };

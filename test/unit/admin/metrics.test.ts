@@ -155,7 +155,7 @@ describe('GatewayMetrics (no network)', () => {
       retries: 3,
       policyRetries: 1,
       retryBudgetExhausted: 2,
-      resolver: { lookups: 7, failures: 2, lastSuccess: 1_700_000_000_000 },
+      resolver: { lookups: 7, failures: 2, lastSuccess: 1_700_000_000_000, familyFailures: { A: 0, AAAA: 5 } },
       endpoints: [
         { address: '10.0.0.1:50051', state: 'READY', draining: false, healthy: true, inRotation: true, connections: 1, calls: 40, failures: 1, inFlight: 2, firstSeen: 1 },
         { address: '10.0.0.2:50051', state: 'READY', draining: true, healthy: true, inRotation: false, connections: 1, calls: 9, failures: 0, inFlight: 1, firstSeen: 2 },
@@ -193,6 +193,7 @@ describe('GatewayMetrics (no network)', () => {
     expect(x.sum('grpcweb_retry_budget_exhausted_total', u)).toBe(2);
     expect(x.sum('grpcweb_dns_lookups_total', u)).toBe(7);
     expect(x.sum('grpcweb_dns_failures_total', u)).toBe(2);
+    expect(x.sum('grpcweb_dns_family_failures_total', { ...u, type: 'AAAA' })).toBe(5);
     expect(x.sum('grpcweb_dns_last_success_timestamp_seconds', u)).toBe(1_700_000_000);
 
     // A Pod that left is no longer reported; counters follow the snapshot.

@@ -58,6 +58,10 @@ describe('mergeEndpointsViews (the primary\'s /endpoints with --workers)', () =>
     });
     const u = m.upstreams[0]!;
     expect(u.retries).toBe(2);
+    const withFamily = (A: number, AAAA: number) =>
+      upstream('x', [], { resolver: { ...upstream('x', []).resolver, familyFailures: { A, AAAA } } });
+    const merged = mergeEndpointsViews([view('2026-01-01T00:00:01.000Z', [withFamily(0, 2)]), view('2026-01-01T00:00:02.000Z', [withFamily(1, 3)])]);
+    expect(merged.upstreams[0]!.resolver.familyFailures).toEqual({ A: 1, AAAA: 5 });
     expect(u.resolver).toMatchObject({ lookups: 10, failures: 2 });
     expect(u.endpoints.map((e) => e.address)).toEqual(['10.0.0.1:50051', '10.0.0.2:50051']);
     expect(u.endpoints[0]).toMatchObject({ connections: 2, calls: 20, failures: 2, inFlight: 4 });
