@@ -20,6 +20,7 @@ import {
   type WebContentType,
 } from '../protocol/index.js';
 import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
+import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
 import { loggablePath, refuseCall, type Refusal } from './refusal.js';
 import type { CallObserver, RefusalReason } from './types.js';
@@ -36,21 +37,14 @@ export interface ExchangeSettings {
   bounds: CallBounds;
 }
 
-export interface ExchangeInit {
+/** An admitted call (./admission.ts) and the HTTP/1.1 exchange that carries it. */
+export interface ExchangeInit extends AdmittedCall {
   settings: ExchangeSettings;
   req: IncomingMessage;
   res: ServerResponse;
   log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
-  contentType: WebContentType;
-  method: string;
-  route: string;
-  upstream: Upstream;
-  metadata: Metadata;
-  deadline: number;
-  crossOrigin: boolean;
-  clientAddress: string;
 }
 
 /** Above this size a binary message is written after its 5-byte header instead of copied behind it. */
