@@ -2,6 +2,7 @@
 // its own connections to every Pod; the primary serves the admin port for all of them,
 // restarts a worker that dies, and turns SIGTERM into one orderly drain of every worker.
 import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import type { EndpointsView } from '../../src/admin/endpoints.js';
@@ -29,6 +30,11 @@ afterEach(async () => {
 
 interface LogLine {
   msg: string;
+  /** test/support/hold-workers.mjs: this worker is held before it loads the gateway. */
+  held?: number;
+  signal?: string | null;
+  listening?: boolean;
+  exitCode?: number;
   endpoint?: string;
   worker?: number;
   role?: string;
@@ -41,7 +47,8 @@ function logLines(g: GatewayProcess): LogLine[] {
     .output()
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
+    .map((l) => JSON.parse(l) as LogLine)
+    .map((l) => (l.held === undefined ? l : { ...l, msg: 'held' }));
 }
 
 async function waitForLog(g: GatewayProcess, pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
@@ -207,5 +214,88 @@ describe('--workers 2', () => {
     expect(code).toBe(1);
     expect(gateway.output()).toContain('EADDRINUSE');
     expect(gateway.output()).toContain('worker failed to start; stopping');
+  });
+});
+
+// A worker is "starting" from its fork until its listener is up, and has no signal handler for
+// the first part of that (Node boots and loads the bundle). test/support/hold-workers.mjs holds
+// chosen workers right there, for as long as the test needs, so these cases do not depend on
+// catching a real start-up at the right millisecond.
+const HOLD_WORKERS = fileURLToPath(new URL('../support/hold-workers.mjs', import.meta.url));
+
+async function spawnHeld(held: number[]): Promise<{ baseUrl: string; adminUrl: string; heldPids: number[] }> {
+  pods = [await startEchoPod({ host: '127.0.0.2', port: 0 })];
+  const [http, admin] = [await freePort(), await freePort()];
+  gateway = spawnGateway(
+    [
+      '--listen', `127.0.0.1:${http}`,
+      '--admin', `127.0.0.1:${admin}`,
+      '--upstream', pods[0]!.address,
+      '--workers', '2',
+      '--shutdown-delay', '0s',
+      '--log-level', 'info',
+    ],
+    { NODE_OPTIONS: `--import=${HOLD_WORKERS}`, GWG_TEST_HOLD_WORKERS: held.join(',') },
+  );
+  const heldPids: number[] = [];
+  for (const id of held) heldPids.push((await waitForLog(gateway, (l) => l.msg === 'held' && l.held === id)).pid!);
+  return { baseUrl: `http://127.0.0.1:${http}`, adminUrl: `http://127.0.0.1:${admin}`, heldPids };
+}
+
+describe('--workers 2: a worker stopped before it is ready is no start-up failure', () => {
+  it('SIGTERM while every worker is still starting (no handler yet, so the signal ends it): exit 0', async () => {
+    await spawnHeld([1, 2]);
+    gateway!.kill('SIGTERM');
+    const { code } = await gateway!.exited;
+    const exits = logLines(gateway!).filter((l) => l.msg === 'worker exited');
+    expect(exits.map((l) => l.signal).sort()).toEqual(['SIGTERM', 'SIGTERM']);
+    expect(gateway!.output()).not.toContain('worker failed to start');
+    expect(code).toBe(0);
+  });
+
+  it("Ctrl-C before the workers are ready, the workers' SIGINT seen before the primary's own: exit 0", async () => {
+    const { heldPids } = await spawnHeld([1, 2]);
+    // Ctrl-C signals the whole process group; take the order that used to fail: the primary
+    // sees its starting workers die of SIGINT before its own SIGINT arrives.
+    for (const pid of heldPids) process.kill(pid, 'SIGINT');
+    for (const id of [1, 2]) {
+      const died = await waitForLog(gateway!, (l) => l.msg === 'worker died; restarting it' && l.worker === id);
+      expect(died).toMatchObject({ signal: 'SIGINT', listening: false });
+    }
+    gateway!.kill('SIGINT');
+    const { code } = await gateway!.exited;
+    expect(gateway!.output()).not.toContain('worker failed to start');
+    expect(logLines(gateway!).find((l) => l.msg === 'all workers stopped')).toMatchObject({ exitCode: 0 });
+    expect(code).toBe(0);
+  });
+
+  it('a worker SIGKILLed before it is ready is replaced: the gateway becomes ready, serves, and stops with exit 0', async () => {
+    const { baseUrl, adminUrl, heldPids } = await spawnHeld([1]);
+    process.kill(heldPids[0]!, 'SIGKILL');
+    const died = await waitForLog(gateway!, (l) => l.msg === 'worker died; restarting it' && l.worker === 1);
+    expect(died).toMatchObject({ signal: 'SIGKILL', listening: false });
+    await waitForLog(gateway!, (l) => l.msg === 'worker listening' && l.worker === 3);
+    await waitForStatus(`${adminUrl}/readyz`, 200, 15_000);
+    expect(await calls(nodeClient('connect', baseUrl), 50, 4)).toEqual([]);
+    gateway!.kill('SIGTERM');
+    const { code } = await gateway!.exited;
+    expect(logLines(gateway!).filter((l) => l.msg === 'worker exited').map((l) => l.code)).toEqual([0, 0]);
+    expect(code).toBe(0);
+  });
+
+  it('SIGTERM as soon as the primary has started, whatever each worker is doing then: exit 0', async () => {
+    pods = [await startEchoPod({ host: '127.0.0.2', port: 0 })];
+    gateway = spawnGateway([
+      '--listen', `127.0.0.1:${await freePort()}`,
+      '--admin', `127.0.0.1:${await freePort()}`,
+      '--upstream', pods[0]!.address,
+      '--workers', '2',
+      '--log-level', 'info',
+    ]);
+    await waitForLog(gateway, (l) => l.msg === 'primary started');
+    gateway.kill('SIGTERM');
+    const { code } = await gateway.exited;
+    expect(gateway.output()).not.toContain('worker failed to start');
+    expect(code).toBe(0);
   });
 });
