@@ -12,7 +12,7 @@
 import { createInterface } from 'node:readline';
 import { loadConfig, startGateway } from '../../dist/gateway.js';
 
-const WATCHDOG_MS = 10_000;
+const WATCHDOG_MS = 20_000;
 
 const report = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
