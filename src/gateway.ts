@@ -9,6 +9,11 @@ import { buildHttpServer } from './http/server.js';
 import { buildUpstreams } from './upstream/index.js';
 import type { PodPool } from './upstream/pool.js';
 
+// A program that embeds the gateway builds its Config the way the CLI does (flags, GWG_*
+// environment, YAML), so it needs no copy of the settings table.
+export { ConfigError, loadConfig, type LoadResult } from './config/index.js';
+export type { Config } from './config/types.js';
+
 export interface Gateway {
   /** e.g. http://127.0.0.1:8080 */
   readonly httpUrl: string;
@@ -53,7 +58,22 @@ async function listen(app: FastifyInstance, at: HostPort): Promise<void> {
 /** How often a draining gateway closes the client connections that have turned idle. */
 const IDLE_SWEEP_MS = 100;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * True if `settled` settles within `ms`, false after `ms` or as soon as `cut` settles. The timer
+ * is cleared as soon as the wait is over: a drain that ends in 2 ms must not leave a 30 s timer
+ * behind, which would keep a program that embeds the gateway alive that long after shutdown().
+ */
+async function settlesWithin(settled: Promise<unknown>, ms: number, cut?: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const waits = [settled.then(() => true), timedOut];
+  if (cut) waits.push(cut.then(() => false));
+  try {
+    return await Promise.race(waits);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The composition root: builds every part from the Config and owns start and stop. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -67,43 +87,57 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Metrics are kept only when something can read them (the admin listener).
   const version = packageVersion();
   const metrics = config.admin ? new GatewayMetrics({ upstreams: pools, version }) : undefined;
-  const http = await buildHttpServer({ config, router, logger, observer: metrics });
   const adminSource = config.admin ? localAdminSource({ upstreams: pools, state, metrics, version }) : null;
   const adminListener = options.adminListener ?? true;
-  const admin = adminSource && adminListener ? await buildAdminServer({ source: adminSource, logger }) : null;
+  // The pools are already connecting: whatever fails from here on closes them (and any
+  // server already built), so a failed start leaves nothing running behind the rejection.
+  const abandon = async (error: unknown, ...servers: Array<FastifyInstance | null>): Promise<never> => {
+    await Promise.all(pools.map((p) => p.close(0)));
+    for (const server of servers) await server?.close().catch(() => {});
+    throw error;
+  };
+  const http = await buildHttpServer({ config, router, logger, observer: metrics }).catch((e) => abandon(e));
+  const admin =
+    adminSource && adminListener
+      ? await buildAdminServer({ source: adminSource, logger }).catch((e) => abandon(e, http))
+      : null;
   try {
     await listen(http, config.listen);
     if (admin && config.admin) await listen(admin, config.admin);
   } catch (error) {
-    await Promise.all(pools.map((p) => p.close(0)));
-    await http.close().catch(() => {});
-    await admin?.close().catch(() => {});
-    throw error;
+    await abandon(error, http, admin);
   }
   const httpUrl = urlOf(http);
   const adminUrl = admin ? urlOf(admin) : null;
   logger.info({ listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name) }, 'gateway started');
 
   let stopping: Promise<void> | null = null;
+  // close() during a graceful shutdown: the delay and the drain end now.
+  let hurry!: () => void;
+  const hurried = new Promise<void>((resolve) => (hurry = resolve));
   const stop = async (delayMs: number, drainMs: number): Promise<void> => {
     state.shuttingDown = true;
     logger.info({ delayMs, drainMs }, 'shutting down: readiness is now 503');
-    if (delayMs > 0) await sleep(delayMs);
+    if (delayMs > 0) await settlesWithin(hurried, delayMs);
     // Stop accepting; in-flight calls (hijacked responses) keep their connections.
     const closed = http.close();
     // close() ends the connections idle at that moment only. A connection whose last call
     // finishes later goes back to keep-alive idle and would hold the drain open until the
     // timeout (browsers and load balancers always keep them): close those as they turn idle.
     const sweep = setInterval(() => http.server.closeIdleConnections(), IDLE_SWEEP_MS);
-    const drained = await Promise.race([closed.then(() => true), sleep(drainMs).then(() => false)]);
-    clearInterval(sweep);
+    let drained: boolean;
+    try {
+      drained = await settlesWithin(closed, drainMs, hurried);
+    } finally {
+      clearInterval(sweep);
+    }
     // Whatever is still running now is cut: its callers get a gRPC status, not a dead socket.
     await Promise.all(pools.map((p) => p.close(0)));
     if (!drained) {
       logger.warn({ drainMs }, 'drain timeout: cancelled the calls still in flight');
       // The cancelled calls' trailers are being written now; give them a moment to reach the
       // clients before the sockets are cut.
-      await Promise.race([closed, sleep(1000)]);
+      await settlesWithin(closed, 1000);
       http.server.closeAllConnections();
       await closed;
     }
@@ -123,6 +157,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       return stopping;
     },
     close() {
+      hurry();
       stopping ??= stop(0, 0);
       return stopping;
     },

