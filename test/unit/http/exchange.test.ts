@@ -119,13 +119,18 @@ function frames(bytes: Buffer): Array<{ flags: number; data: Buffer }> {
   return out;
 }
 
+/** A server with a fake upstream, and one call posted to it that has reached the upstream. */
+async function oneCall(request = 'q'): Promise<{ call: FakeCall; response: Promise<IncomingMessage> }> {
+  const fake = new FakeUpstream();
+  const port = await serve(fake);
+  const pending = fake.next();
+  const response = post(port, encodeMessageFrame(Buffer.from(request)));
+  return { call: await pending, response };
+}
+
 describe('Exchange', () => {
   it('hands the one request message upstream, and answers trailers-only when nothing came before the status', async () => {
-    const fake = new FakeUpstream();
-    const port = await serve(fake);
-    const pending = fake.next();
-    const response = post(port, encodeMessageFrame(Buffer.from('hello')));
-    const call = await pending;
+    const { call, response } = await oneCall('hello');
     expect(call.request.message.toString()).toBe('hello');
     call.listener.onStatus(status(Status.UNAVAILABLE, 'no ready backend'), undefined);
     const res = await response;
@@ -136,11 +141,7 @@ describe('Exchange', () => {
   });
 
   it('writes a unary answer (headers, message, trailer) that arrives within one turn as one socket write', async () => {
-    const fake = new FakeUpstream();
-    const port = await serve(fake);
-    const pending = fake.next();
-    const response = post(port, encodeMessageFrame(Buffer.from('q')));
-    const call = await pending;
+    const { call, response } = await oneCall();
     const headers = new Metadata();
     headers.set('x-pod', 'a');
     writes.socket = 0;
@@ -161,11 +162,7 @@ describe('Exchange', () => {
   });
 
   it('collects the small messages of one turn into one write (batching)', async () => {
-    const fake = new FakeUpstream();
-    const port = await serve(fake);
-    const pending = fake.next();
-    const response = post(port, encodeMessageFrame(Buffer.from('q')));
-    const call = await pending;
+    const { call, response } = await oneCall();
     writes.count = 0;
     for (let i = 0; i < 100; i++) call.listener.onMessage(Buffer.alloc(100, i));
     await new Promise((r) => setImmediate(r));
@@ -178,11 +175,7 @@ describe('Exchange', () => {
   });
 
   it('stops asking the Pod for messages while the client does not read, and asks again once it drains', async () => {
-    const fake = new FakeUpstream();
-    const port = await serve(fake);
-    const pending = fake.next();
-    const response = post(port, encodeMessageFrame(Buffer.from('q')));
-    const call = await pending;
+    const { call, response } = await oneCall();
     const res = await new Promise<IncomingMessage>((resolve) => {
       call.listener.onMessage(Buffer.alloc(1024));
       void response.then(resolve);
@@ -207,11 +200,7 @@ describe('Exchange', () => {
   });
 
   it('cancels the upstream call when the client goes away mid-stream', async () => {
-    const fake = new FakeUpstream();
-    const port = await serve(fake);
-    const pending = fake.next();
-    const response = post(port, encodeMessageFrame(Buffer.from('q')));
-    const call = await pending;
+    const { call, response } = await oneCall();
     call.listener.onMessage(Buffer.from('first'));
     const res = await response;
     res.socket.destroy();
