@@ -360,7 +360,7 @@ function buildConfig(r: Resolved): Config {
       maxHeadersCount: r.one(S.maxHeaders),
       headersTimeoutMs,
       requestTimeoutMs,
-      keepAliveTimeoutMs: r.one(S.keepaliveTimeout),
+      httpIdleTimeoutMs: r.one(S.keepaliveTimeout),
       maxCallDurationMs: r.one(S.maxCallDuration),
       maxConcurrentCalls: r.one(S.maxConcurrentCalls),
       maxBufferedRequestBytes,
@@ -369,8 +369,8 @@ function buildConfig(r: Resolved): Config {
     upstreamOptions: {
       balancer: r.one(S.balancer),
       connectTimeoutMs: r.one(S.connectTimeout),
-      keepaliveTimeMs: r.one(S.upstreamKeepalive),
-      keepaliveTimeoutMs: r.one(S.upstreamKeepaliveTimeout),
+      keepalivePingIntervalMs: r.one(S.upstreamKeepalive),
+      keepalivePingTimeoutMs: r.one(S.upstreamKeepaliveTimeout),
       maxRetries: r.one(S.maxRetries),
       retryPolicy:
         retryOn === undefined
@@ -384,8 +384,8 @@ function buildConfig(r: Resolved): Config {
               budgetPercent: r.one(S.retryBudget),
             },
       streamsPerConnection: r.one(S.streamsPerConnection),
-      maxConnectionsPerEndpoint: r.one(S.maxConnectionsPerPod),
-      drainTimeoutMs: r.one(S.podDrainTimeout),
+      maxConnectionsPerPod: r.one(S.maxConnectionsPerPod),
+      podDrainTimeoutMs: r.one(S.podDrainTimeout),
       healthCheckIntervalMs: r.one(S.healthCheckInterval),
       healthCheckTimeoutMs: r.one(S.healthCheckTimeout),
     },

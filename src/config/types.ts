@@ -46,14 +46,14 @@ export interface LimitsConfig {
   /** Time to receive the whole request body (never applies to the response stream). */
   requestTimeoutMs: number;
   /** HTTP keep-alive idle timeout; must outlast the load balancer in front (ALB 60 s, Google 600 s). */
-  keepAliveTimeoutMs: number;
+  httpIdleTimeoutMs: number;
   /** Upper bound on any call's duration; 0 = none (long server streams are never cut by default). */
   maxCallDurationMs: number;
   /** Calls in flight at once in this process, streams included; 0 = no bound. */
   maxConcurrentCalls: number;
   /** Request body bytes (as received) held at once by this process's calls in flight; 0 = no bound. */
   maxBufferedRequestBytes: number;
-  /** Client connections open at once on the gRPC-Web listener (Node's server.maxConnections); 0 = no bound. */
+  /** Client connections open at once on the gRPC-Web listener (--max-connections, counted by ../http/bounds.ts); 0 = no bound. */
   maxClientConnections: number;
 }
 
@@ -62,8 +62,9 @@ export interface UpstreamOptions {
   /** How long a call waits for a READY endpoint before failing UNAVAILABLE. */
   connectTimeoutMs: number;
   /** HTTP/2 keepalive ping interval on upstream connections with calls in flight. */
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
+  keepalivePingIntervalMs: number;
+  /** How long a keepalive ping may go unanswered before the connection is dropped. */
+  keepalivePingTimeoutMs: number;
   /** Transparent retries, on another endpoint, of calls the Pod provably never processed. */
   maxRetries: number;
   /** Retries of answers the application gave (--retry-on); null: none (the default). */
@@ -71,9 +72,9 @@ export interface UpstreamOptions {
   /** In-flight calls per connection above which another connection to the same Pod is opened. */
   streamsPerConnection: number;
   /** At most this many connections to one Pod. */
-  maxConnectionsPerEndpoint: number;
+  maxConnectionsPerPod: number;
   /** How long a Pod removed from DNS may keep serving its in-flight calls. */
-  drainTimeoutMs: number;
+  podDrainTimeoutMs: number;
   /** Active health checks (grpc.health.v1 Check) per Pod; 0 = off. */
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;

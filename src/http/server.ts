@@ -56,7 +56,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     requestIdHeader: 'x-request-id',
     // The same predicate decides what the Pod is told in x-forwarded-* (see forwarding.ts).
     trustProxy: trust ?? false,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    keepAliveTimeout: limits.httpIdleTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: 0,
     return503OnClosing: true,
@@ -66,7 +66,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
           maxHeaderSize: limits.maxHeaderBytes,
           headersTimeout,
           requestTimeout: limits.requestTimeoutMs,
-          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          keepAliveTimeout: limits.httpIdleTimeoutMs,
           // Node enforces the two timeouts above only when it sweeps its connections, every 30 s by
           // default: a 30 s headers timeout could take a minute. Sweep often enough to be exact.
           connectionsCheckingInterval: Math.max(250, Math.min(5_000, headersTimeout / 4)),

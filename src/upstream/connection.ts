@@ -10,8 +10,8 @@ const STATE_NAMES: Record<number, EndpointState> = {
 };
 
 export interface ConnectionSettings {
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
+  keepalivePingIntervalMs: number;
+  keepalivePingTimeoutMs: number;
   maxMessageBytes: number;
 }
 
@@ -29,8 +29,8 @@ export function channelOptions(s: ConnectionSettings): ChannelOptions {
     'grpc.use_local_subchannel_pool': 1,
     // Ping only while calls are in flight: this notices a dead Pod under a quiet server stream,
     // and pinging idle connections is what servers punish with GOAWAY too_many_pings.
-    'grpc.keepalive_time_ms': s.keepaliveTimeMs,
-    'grpc.keepalive_timeout_ms': s.keepaliveTimeoutMs,
+    'grpc.keepalive_time_ms': s.keepalivePingIntervalMs,
+    'grpc.keepalive_timeout_ms': s.keepalivePingTimeoutMs,
     'grpc.keepalive_permit_without_calls': 0,
     'grpc.max_receive_message_length': s.maxMessageBytes,
     'grpc.max_send_message_length': s.maxMessageBytes,

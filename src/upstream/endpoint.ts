@@ -7,7 +7,7 @@ export interface EndpointSettings {
   target: string;
   channelOptions: ChannelOptions;
   streamsPerConnection: number;
-  maxConnections: number;
+  maxConnectionsPerPod: number;
   /** 0: no active health checks. */
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;
@@ -32,7 +32,7 @@ const FAILURE_CODES = new Set<number>([
 
 /**
  * One Pod address. Usually one connection; when every connection already carries
- * `streamsPerConnection` calls, another is opened (up to `maxConnections`) so calls do not
+ * `streamsPerConnection` calls, another is opened (up to `maxConnectionsPerPod`) so calls do not
  * queue behind one connection's concurrent-stream limit.
  */
 export class Endpoint {
@@ -168,7 +168,7 @@ export class Endpoint {
     if (
       best &&
       best.inFlight >= this.settings.streamsPerConnection &&
-      this.connections.length < this.settings.maxConnections &&
+      this.connections.length < this.settings.maxConnectionsPerPod &&
       !this.connections.some((c) => c.state === 'CONNECTING')
     ) {
       this.open();

@@ -33,7 +33,7 @@ function addressKey(a: ResolvedAddress): string {
 /**
  * The Pods of one upstream target: one Endpoint per address the resolver reports, calls
  * spread over the READY ones by the balancer. Addresses that leave DNS drain: no new calls,
- * in-flight ones finish (bounded by drainTimeoutMs), then the connections close.
+ * in-flight ones finish (bounded by podDrainTimeoutMs), then the connections close.
  */
 export class PodPool implements Upstream, CallHost {
   readonly name: string;
@@ -71,8 +71,8 @@ export class PodPool implements Upstream, CallHost {
     this.connectTimeoutMs = settings.options.connectTimeoutMs;
     this.balancer = createBalancer<Endpoint>(settings.options.balancer);
     this.channelOptions = channelOptions({
-      keepaliveTimeMs: settings.options.keepaliveTimeMs,
-      keepaliveTimeoutMs: settings.options.keepaliveTimeoutMs,
+      keepalivePingIntervalMs: settings.options.keepalivePingIntervalMs,
+      keepalivePingTimeoutMs: settings.options.keepalivePingTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
     });
   }
@@ -117,7 +117,7 @@ export class PodPool implements Upstream, CallHost {
         target: grpcTarget(address.host, address.port),
         channelOptions: this.channelOptions,
         streamsPerConnection: o.streamsPerConnection,
-        maxConnections: o.maxConnectionsPerEndpoint,
+        maxConnectionsPerPod: o.maxConnectionsPerPod,
         healthCheckIntervalMs: o.healthCheckIntervalMs,
         healthCheckTimeoutMs: o.healthCheckTimeoutMs,
       },
@@ -148,7 +148,7 @@ export class PodPool implements Upstream, CallHost {
       );
       for (const call of calls ?? []) call.cancelWith(Status.UNAVAILABLE, 'Pod removed and its drain timed out');
       this.remove(endpoint);
-    }, this.settings.options.drainTimeoutMs);
+    }, this.settings.options.podDrainTimeoutMs);
     timer.unref();
     this.drainTimers.set(endpoint, timer);
   }

@@ -325,7 +325,7 @@ describe('k8s manifests', () => {
       const backend = ing.spec.rules[0].http.paths[0].backend.service;
       expect(backend).toEqual({ name: svc.metadata.name, port: { name: 'http' } });
       // Google's LB keeps idle backend connections 600s, AWS ALB 60s (at most 4000, set < 620).
-      expect(g!.config.limits.keepAliveTimeoutMs).toBeGreaterThan(600_000);
+      expect(g!.config.limits.httpIdleTimeoutMs).toBeGreaterThan(600_000);
       // A cloud LB takes longer than kube-proxy to take a Pod out.
       expect(g!.config.shutdown.delayMs).toBeGreaterThanOrEqual(10_000);
     });

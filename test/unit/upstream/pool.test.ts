@@ -38,13 +38,13 @@ async function freePort(): Promise<number> {
 const options = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
   balancer: 'round-robin',
   connectTimeoutMs: 2000,
-  keepaliveTimeMs: 30_000,
-  keepaliveTimeoutMs: 10_000,
+  keepalivePingIntervalMs: 30_000,
+  keepalivePingTimeoutMs: 10_000,
   maxRetries: 2,
   retryPolicy: null,
   streamsPerConnection: 100,
-  maxConnectionsPerEndpoint: 4,
-  drainTimeoutMs: 5000,
+  maxConnectionsPerPod: 4,
+  podDrainTimeoutMs: 5000,
   healthCheckIntervalMs: 0,
   healthCheckTimeoutMs: 1000,
   ...o,
@@ -180,7 +180,7 @@ describe('PodPool', () => {
   it('cancels calls still on a removed Pod when its drain times out', async () => {
     const port = await freePort();
     pods = [await startRawPod('127.0.0.2', port, { delayMs: 3000 })];
-    const { pool, resolver } = makePool({ drainTimeoutMs: 200 });
+    const { pool, resolver } = makePool({ podDrainTimeoutMs: 200 });
     resolver.set([{ host: '127.0.0.2', port }]);
     await until(() => pool.isReady());
     const c = call(pool);
@@ -355,7 +355,7 @@ describe('PodPool', () => {
   it('opens more connections to a Pod when calls exceed the per-connection threshold', async () => {
     const port = await freePort();
     pods = [await startRawPod('127.0.0.2', port, { delayMs: 300 })];
-    const { pool, resolver } = makePool({ streamsPerConnection: 2, maxConnectionsPerEndpoint: 3 });
+    const { pool, resolver } = makePool({ streamsPerConnection: 2, maxConnectionsPerPod: 3 });
     resolver.set([{ host: '127.0.0.2', port }]);
     await until(() => pool.isReady());
     const first = Array.from({ length: 4 }, () => call(pool).done);
