@@ -1,0 +1,149 @@
+// The rules that involve several settings, and the assembly of the typed Config.
+import { ConfigError, fail } from './errors.js';
+import { formatDuration } from './parse-values.js';
+import { S, type Setting } from './settings.js';
+import type { Config, RouteConfig } from './types.js';
+
+/** Parsed values per setting, as buildConfig reads them (./load.ts fills it). */
+export interface ResolvedSettings {
+  one<T>(s: Setting<T>): T;
+  opt<T>(s: Setting<T>): T | undefined;
+  all<T>(s: Setting<T>): T[];
+  isDefault(s: Setting): boolean;
+  label(s: Setting): string;
+}
+
+/** Assemble the Config and check the rules that involve several settings. */
+export function buildConfig(r: ResolvedSettings): Config {
+  const upstream = r.opt(S.upstream) ?? null;
+  const routes: RouteConfig[] = r.all(S.route);
+  const seen = new Set<string>();
+  for (const route of routes) {
+    if (seen.has(route.prefix)) fail(r.label(S.route), `prefix '${route.prefix}' is given twice`);
+    seen.add(route.prefix);
+  }
+  if (upstream === null && routes.length === 0) {
+    throw new ConfigError('no upstream: give --upstream TARGET or --route PREFIX=TARGET');
+  }
+
+  const allowOrigins = r.all(S.allowOrigin);
+  const allowCredentials = r.one(S.allowCredentials);
+  if (allowOrigins.includes('*') && allowOrigins.length > 1) {
+    fail(r.label(S.allowOrigin), "'*' already allows every origin; give it alone or list only exact origins and patterns");
+  }
+  if (allowCredentials && allowOrigins.includes('*')) {
+    fail(
+      r.label(S.allowCredentials),
+      "cannot be combined with allow-origin '*': browsers reject credentialed responses from a wildcard origin; list the allowed origins with --allow-origin",
+    );
+  }
+
+  const maxMessageBytes = r.one(S.maxMessageSize);
+  const maxRequestBytes = r.opt(S.maxRequestSize) ?? Math.ceil(((maxMessageBytes + 5) * 4) / 3) + 1024;
+
+  let maxBufferedRequestBytes = r.one(S.maxBufferedRequestBytes);
+  // The default follows a raised max-request-size; a value given explicitly must admit one request.
+  if (r.isDefault(S.maxBufferedRequestBytes)) maxBufferedRequestBytes = Math.max(maxBufferedRequestBytes, maxRequestBytes);
+  if (maxBufferedRequestBytes > 0 && maxBufferedRequestBytes < maxRequestBytes) {
+    fail(
+      r.label(S.maxBufferedRequestBytes),
+      `${maxBufferedRequestBytes} bytes is less than max-request-size (${maxRequestBytes}): a request of the allowed size could never be taken`,
+    );
+  }
+
+  const requestTimeoutMs = r.one(S.requestTimeout);
+  let headersTimeoutMs = r.one(S.headersTimeout);
+  // Node refuses headersTimeout > requestTimeout (when the latter is not 0).
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    if (r.isDefault(S.headersTimeout)) {
+      headersTimeoutMs = requestTimeoutMs;
+    } else {
+      fail(
+        r.label(S.headersTimeout),
+        `${formatDuration(headersTimeoutMs)} is longer than request-timeout (${formatDuration(requestTimeoutMs)}); it must not be`,
+      );
+    }
+  }
+
+  const retryOn = r.opt(S.retryOn);
+  const retryMethods = r.all(S.retryMethods);
+  if (retryOn !== undefined && retryMethods.length === 0) {
+    fail(
+      r.label(S.retryOn),
+      'retries answers the handler may have produced: name the idempotent methods it applies to with --retry-methods PREFIX',
+    );
+  }
+  if (retryOn === undefined && retryMethods.length > 0) {
+    fail(r.label(S.retryMethods), 'has no effect without --retry-on CODES');
+  }
+  const retryBackoffMs = r.one(S.retryBackoff);
+  const retryMaxBackoffMs = r.one(S.retryMaxBackoff);
+  if (retryMaxBackoffMs < retryBackoffMs) {
+    fail(r.label(S.retryMaxBackoff), `is shorter than retry-backoff (${formatDuration(retryBackoffMs)})`);
+  }
+
+  return {
+    listen: r.one(S.listen),
+    admin: r.one(S.admin),
+    upstream,
+    routes,
+    cors: {
+      allowOrigins,
+      allowCredentials,
+      maxAgeSeconds: r.one(S.corsMaxAge),
+      allowHeaders: [...new Set(r.all(S.corsAllowHeader))],
+      exposeHeaders: [...new Set(r.all(S.corsExposeHeader))],
+    },
+    limits: {
+      maxMessageBytes,
+      maxRequestBytes,
+      maxHeaderBytes: r.one(S.maxHeaderSize),
+      maxHeadersCount: r.one(S.maxHeaders),
+      headersTimeoutMs,
+      requestTimeoutMs,
+      httpIdleTimeoutMs: r.one(S.keepaliveTimeout),
+      maxCallDurationMs: r.one(S.maxCallDuration),
+      maxConcurrentCalls: r.one(S.maxConcurrentCalls),
+      maxBufferedRequestBytes,
+      maxClientConnections: r.one(S.maxConnections),
+    },
+    upstreamOptions: {
+      balancer: r.one(S.balancer),
+      connectTimeoutMs: r.one(S.connectTimeout),
+      keepalivePingIntervalMs: r.one(S.upstreamKeepalive),
+      keepalivePingTimeoutMs: r.one(S.upstreamKeepaliveTimeout),
+      maxRetries: r.one(S.maxRetries),
+      retryPolicy:
+        retryOn === undefined
+          ? null
+          : {
+              codes: retryOn,
+              methods: [...new Set(retryMethods)],
+              maxAttempts: r.one(S.retryAttempts),
+              initialBackoffMs: retryBackoffMs,
+              maxBackoffMs: retryMaxBackoffMs,
+              budgetPercent: r.one(S.retryBudget),
+            },
+      streamsPerConnection: r.one(S.streamsPerConnection),
+      maxConnectionsPerPod: r.one(S.maxConnectionsPerPod),
+      podDrainTimeoutMs: r.one(S.podDrainTimeout),
+      healthCheckIntervalMs: r.one(S.healthCheckInterval),
+      healthCheckTimeoutMs: r.one(S.healthCheckTimeout),
+    },
+    dns: {
+      servers: r.all(S.dnsServer),
+      resolveIntervalMs: r.one(S.resolveInterval),
+      queryTimeoutMs: r.one(S.dnsTimeout),
+      resolvConfPath: r.one(S.resolvConf),
+      family: r.one(S.dnsFamily),
+    },
+    shutdown: {
+      delayMs: r.one(S.shutdownDelay),
+      drainTimeoutMs: r.one(S.drainTimeout),
+    },
+    logLevel: r.one(S.logLevel),
+    accessLog: r.one(S.accessLog),
+    trustProxy: r.one(S.trustProxy),
+    workers: r.one(S.workers),
+  };
+}
