@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { GatewayMetrics } from './admin/metrics.js';
-import { buildAdminServer, localAdminSource, type AdminSource, type AdminState } from './admin/server.js';
+import { buildAdminServer, localAdminSource, urlOf, type AdminSource, type AdminState } from './admin/server.js';
 import { packageVersion } from './config/index.js';
 import type { Config, HostPort } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
@@ -45,11 +44,6 @@ export interface GatewayOptions {
   adminListener?: boolean;
 }
 
-function urlOf(app: FastifyInstance): string {
-  const address = app.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
-}
 
 async function listen(app: FastifyInstance, at: HostPort): Promise<void> {
   await app.listen({ host: at.host, port: at.port });

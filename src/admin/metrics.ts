@@ -5,10 +5,11 @@
 //   - per call (the hot path): GatewayMetrics is the front end's CallObserver. callEnded() does one
 //     two-level Map lookup to reach pre-resolved label children, then a few increments.
 //   - per scrape: everything about Pods, DNS and retries is read from Upstream.snapshot() inside
-//     collect(), so the call path never touches it.
+//     collect() (./pool-metrics.ts), so the call path never touches it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REFUSAL_REASONS, type CallObserver, type CallRecord, type RefusalReason } from '../http/types.js';
-import type { EndpointState, Upstream, UpstreamSnapshot } from '../upstream/types.js';
+import type { Upstream } from '../upstream/types.js';
+import { registerPoolMetrics } from './pool-metrics.js';
 
 /** Distinct `method` label values kept per route; calls to any further method count as "other". */
 export const MAX_METHODS_PER_ROUTE = 200;
@@ -32,10 +33,6 @@ export function mayMintMethodLabel(record: CallRecord): boolean {
 export const DURATION_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ] as const;
-
-export const ENDPOINT_STATES: readonly EndpointState[] = ['IDLE', 'CONNECTING', 'READY', 'TRANSIENT_FAILURE', 'SHUTDOWN'];
-/** `grpcweb_upstream_endpoints` state values: a draining Pod counts as DRAINING, whatever its connection. */
-export const UPSTREAM_ENDPOINT_STATES = [...ENDPOINT_STATES, 'DRAINING'] as const;
 
 /**
  * gRPC status code → its name, as in the gRPC spec (doc/statuscodes.md). Written out rather
@@ -166,163 +163,7 @@ export class GatewayMetrics implements CallObserver {
       },
     });
 
-    // ---- per scrape, from Upstream.snapshot() ---------------------------------------------
-    // Counters whose value lives in the pools: reset and re-filled at each scrape, so their
-    // series follow the Pods (a Pod that left is no longer reported) and render as TYPE counter.
-    let snapshots: UpstreamSnapshot[] = [];
-    const snapshotCounter = (name: string, help: string, labelNames: string[], fill: (c: Counter<string>) => void) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          fill(this);
-        },
-      });
-    // With --workers the primary sums each series over the workers (prom-client's
-    // AggregatorRegistry): right for counters, in-flight calls and connections, but every
-    // worker sees the same Pods, so their states are merged with 'max' instead.
-    const snapshotGauge = (
-      name: string,
-      help: string,
-      labelNames: string[],
-      fill: (g: Gauge<string>) => void,
-      aggregator: 'sum' | 'max' = 'max',
-    ) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        aggregator,
-        collect() {
-          this.reset();
-          fill(this);
-        },
-      });
-
-    // Registered first, so its collect() runs first: one snapshot per upstream per scrape.
-    // (The registry renders metrics concurrently, but each get() runs collect() synchronously
-    // up to its first await, in registration order.)
-    new Gauge({
-      name: 'grpcweb_upstreams',
-      help: 'Upstream targets (one pool of Pods each)',
-      registers,
-      aggregator: 'first',
-      collect() {
-        snapshots = self.options.upstreams.map((u) => u.snapshot());
-        this.set(snapshots.length);
-      },
-    });
-    snapshotGauge(
-      'grpcweb_upstream_endpoints',
-      'Endpoints (Pods) per upstream by state; a draining Pod counts as DRAINING whatever its connection state',
-      ['upstream', 'state'],
-      (g) => {
-        for (const s of snapshots) {
-          const counts = new Map<string, number>(UPSTREAM_ENDPOINT_STATES.map((st) => [st, 0]));
-          for (const e of s.endpoints) {
-            const st = e.draining ? 'DRAINING' : e.state;
-            counts.set(st, (counts.get(st) ?? 0) + 1);
-          }
-          for (const [state, n] of counts) g.set({ upstream: s.name, state }, n);
-        }
-      },
-    );
-    snapshotCounter(
-      'grpcweb_endpoint_calls_total',
-      'Call attempts sent to this Pod (since it was first seen)',
-      ['upstream', 'endpoint'],
-      (c) => eachEndpoint(snapshots, (s, e) => c.inc({ upstream: s.name, endpoint: e.address }, e.calls)),
-    );
-    snapshotCounter(
-      'grpcweb_endpoint_failures_total',
-      'Call attempts on this Pod that ended UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED',
-      ['upstream', 'endpoint'],
-      (c) => eachEndpoint(snapshots, (s, e) => c.inc({ upstream: s.name, endpoint: e.address }, e.failures)),
-    );
-    snapshotGauge(
-      'grpcweb_endpoint_in_flight',
-      'Calls in progress on this Pod',
-      ['upstream', 'endpoint'],
-      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.inFlight)),
-      'sum',
-    );
-    snapshotGauge(
-      'grpcweb_endpoint_connections',
-      'HTTP/2 connections open to this Pod',
-      ['upstream', 'endpoint'],
-      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.connections)),
-      'sum',
-    );
-    snapshotGauge(
-      'grpcweb_endpoint_up',
-      '1 when the Pod is in rotation (takes new calls: READY, not draining, passing health checks or in panic mode), else 0',
-      ['upstream', 'endpoint'],
-      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.inRotation ? 1 : 0)),
-    );
-    snapshotGauge(
-      'grpcweb_endpoint_state',
-      'Connection state of the Pod: 1 for its current state, 0 for the others',
-      ['upstream', 'endpoint', 'state'],
-      (g) =>
-        eachEndpoint(snapshots, (s, e) => {
-          for (const state of ENDPOINT_STATES) g.set({ upstream: s.name, endpoint: e.address, state }, e.state === state ? 1 : 0);
-        }),
-    );
-    snapshotGauge(
-      'grpcweb_endpoint_draining',
-      '1 while the Pod, gone from DNS, finishes its in-flight calls',
-      ['upstream', 'endpoint'],
-      (g) => eachEndpoint(snapshots, (s, e) => g.set({ upstream: s.name, endpoint: e.address }, e.draining ? 1 : 0)),
-    );
-    snapshotCounter(
-      'grpcweb_retries_total',
-      'Calls sent again to another Pod: kind="transparent" when the Pod provably never processed them, kind="policy" by --retry-on',
-      ['upstream', 'kind'],
-      (c) => {
-        for (const s of snapshots) {
-          c.inc({ upstream: s.name, kind: 'transparent' }, s.retries - s.policyRetries);
-          c.inc({ upstream: s.name, kind: 'policy' }, s.policyRetries);
-        }
-      },
-    );
-    snapshotCounter(
-      'grpcweb_retry_budget_exhausted_total',
-      'Retries --retry-on asked for but the retry budget refused (--retry-budget)',
-      ['upstream'],
-      (c) => {
-        for (const s of snapshots) c.inc({ upstream: s.name }, s.retryBudgetExhausted);
-      },
-    );
-    snapshotCounter('grpcweb_dns_lookups_total', 'DNS lookups of dns:/// targets', ['upstream'], (c) => {
-      for (const s of snapshots) if (s.kind === 'dns') c.inc({ upstream: s.name }, s.resolver.lookups);
-    });
-    snapshotCounter('grpcweb_dns_failures_total', 'DNS lookups that failed (the last known Pods stay in use)', ['upstream'], (c) => {
-      for (const s of snapshots) if (s.kind === 'dns') c.inc({ upstream: s.name }, s.resolver.failures);
-    });
-    snapshotCounter(
-      'grpcweb_dns_family_failures_total',
-      'Lookups of one record type (A or AAAA) that failed; the other type\'s answer is still used',
-      ['upstream', 'type'],
-      (c) => {
-        for (const s of snapshots) {
-          for (const [type, n] of Object.entries(s.resolver.familyFailures ?? {})) c.inc({ upstream: s.name, type }, n);
-        }
-      },
-    );
-    snapshotGauge(
-      'grpcweb_dns_last_success_timestamp_seconds',
-      'When the last DNS lookup succeeded, seconds since the epoch (absent before the first success)',
-      ['upstream'],
-      (g) => {
-        for (const s of snapshots) {
-          if (s.kind === 'dns' && s.resolver.lastSuccess > 0) g.set({ upstream: s.name }, s.resolver.lastSuccess / 1000);
-        }
-      },
-    );
+    registerPoolMetrics(this.registry, options.upstreams);
 
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -391,11 +232,4 @@ export class GatewayMetrics implements CallObserver {
     }
     return entry;
   }
-}
-
-function eachEndpoint(
-  snapshots: readonly UpstreamSnapshot[],
-  fn: (s: UpstreamSnapshot, e: UpstreamSnapshot['endpoints'][number]) => void,
-): void {
-  for (const s of snapshots) for (const e of s.endpoints) fn(s, e);
 }

@@ -1,8 +1,16 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { Upstream } from '../upstream/types.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { endpointsView, type EndpointsView } from './endpoints.js';
 import { GatewayMetrics } from './metrics.js';
+
+/** The URL a listening Fastify app answers on, e.g. http://127.0.0.1:9901 or http://[::1]:9901. */
+export function urlOf(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
 
 export interface AdminState {
   /** Set at SIGTERM: /readyz answers 503 from then on so the Pod leaves its Service's endpoints. */

@@ -3,11 +3,10 @@
 // port for all of them, restarts a worker that dies, and turns SIGTERM into one orderly
 // shutdown of every worker. It loads neither grpc-js nor the front end: it only supervises.
 import cluster, { type Worker } from 'node:cluster';
-import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { EndpointsView } from '../admin/endpoints.js';
-import { buildAdminServer, type AdminSource } from '../admin/server.js';
+import { buildAdminServer, urlOf, type AdminSource } from '../admin/server.js';
 import type { Config } from '../config/types.js';
 import { WorkerQuestions } from './ipc.js';
 import { mergeEndpointsViews } from './merge-endpoints.js';
@@ -111,8 +110,7 @@ export async function startPrimary(config: Config, workers: number): Promise<Pri
   let adminUrl: string | null = null;
   if (admin && config.admin) {
     await admin.listen({ host: config.admin.host, port: config.admin.port });
-    const a = admin.server.address() as AddressInfo;
-    adminUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    adminUrl = urlOf(admin);
   }
 
   const finishIfAllGone = (): void => {

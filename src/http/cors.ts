@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { CorsConfig, OriginRule } from '../config/types.js';
 import { isSameOriginRequest } from '../protocol/index.js';
 
-/** The request headers gRPC-Web clients send (see ../shared seeds: Envoy's list, plus grpc-web's). */
+/** The request headers gRPC-Web clients send: the list Envoy setups for gRPC-Web allow, plus grpc-web's own. */
 export const GRPC_WEB_REQUEST_HEADERS = [
   'content-type',
   'x-grpc-web',
