@@ -15,10 +15,10 @@ export const NO_READY_BACKEND = 'no ready backend';
  * replaced (undefined when the status is shown as it came).
  */
 export function clientStatus(status: StatusObject, received: boolean): { status: StatusObject; note?: string } {
-  if (received) return { status };
-  if (status.code === Status.UNAVAILABLE && status.details.startsWith(NO_CONNECTION_PREFIX)) {
+  if (!received && status.code === Status.UNAVAILABLE && status.details.startsWith(NO_CONNECTION_PREFIX)) {
     return { status: { code: status.code, details: NO_READY_BACKEND, metadata: status.metadata }, note: status.details };
   }
+  // Also after messages: a server stream that outlives its deadline ends with this message too.
   if (status.code === Status.DEADLINE_EXCEEDED && status.details.startsWith(LOCAL_DEADLINE_PREFIX)) {
     return { status: { code: status.code, details: 'Deadline exceeded', metadata: status.metadata }, note: status.details };
   }

@@ -78,6 +78,8 @@ describe('transparent retry: what grpc-js reports for a call the Pod never proce
     expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(status.details).toContain('127.0.0.7');
     expect(clientStatus(status, received).status.details).toBe('Deadline exceeded');
+    // The same after a stream's messages: the deadline cut it, and the address stays in the log.
+    expect(clientStatus(status, true)).toMatchObject({ status: { details: 'Deadline exceeded' }, note: status.details });
   });
 
   it('an application\'s own message is passed through untouched', () => {
