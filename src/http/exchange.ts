@@ -333,13 +333,9 @@ export class Exchange implements CallListener {
     if (!this.headersSent) {
       // Trailers-only: status in the HTTP headers, empty body (an empty 0x80 frame here
       // breaks connect-es; this is what Envoy sends too).
-      const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
-      const names: string[] | null = this.x.crossOrigin ? [] : null;
-      if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, this.x.baseHeaders, names);
-      headersFromMetadata(status.metadata, headers, this.x.baseHeaders, names);
+      const headers = this.responseHeaderBlock(status.metadata);
       headers['grpc-status'] = String(status.code);
       if (status.details) headers['grpc-message'] = encodeGrpcMessage(status.details);
-      if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));
       this.headersSent = true;
       res.writeHead(200, headers);
       res.end();
@@ -362,13 +358,23 @@ export class Exchange implements CallListener {
 
   private sendHeaders(): void {
     this.headersSent = true;
-    const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
-    const names: string[] | null = this.x.crossOrigin ? [] : null;
-    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, this.x.baseHeaders, names);
-    // Trailer metadata is read by the browser from the body, yet clients also look for
-    // grpc-status/grpc-message here in trailers-only answers, so expose them always.
-    if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(this.x.settings.exposeExtra));
-    this.x.res.writeHead(200, headers);
+    this.x.res.writeHead(200, this.responseHeaderBlock(null));
+  }
+
+  /**
+   * The response's HTTP headers: the ones already decided (CORS), the content type, and the Pod's
+   * initial metadata, plus its trailing metadata in a trailers-only answer. Cross-origin, every
+   * metadata name is exposed to scripts; so are grpc-status/grpc-message always, which clients
+   * also look for here in trailers-only answers (exposeHeadersValue).
+   */
+  private responseHeaderBlock(trailing: Metadata | null): OutgoingHttpHeaders {
+    const x = this.x;
+    const headers: OutgoingHttpHeaders = { ...x.baseHeaders, 'content-type': x.contentType.response };
+    const names: string[] | null = x.crossOrigin ? [] : null;
+    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, x.baseHeaders, names);
+    if (trailing) headersFromMetadata(trailing, headers, x.baseHeaders, names);
+    if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(x.settings.exposeExtra));
+    return headers;
   }
 
   // ---- client gone ------------------------------------------------------------------------

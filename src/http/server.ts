@@ -137,16 +137,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       refuse(request, reply, observer, r.httpStatus, r.code, r.message, r.contentType ?? undefined, r.route, r.reason);
       return;
     }
-    const call = verdict.call;
     reply.hijack();
-    new Exchange({
-      settings,
-      req,
-      res: reply.raw,
-      log: request.log,
-      baseHeaders: reply.getHeaders() as OutgoingHttpHeaders,
-      ...call,
-    }).begin();
+    // The admitted call becomes the exchange's init as it is: no copy of it per call.
+    new Exchange(
+      Object.assign(verdict.call, {
+        settings,
+        req,
+        res: reply.raw,
+        log: request.log,
+        baseHeaders: reply.getHeaders() as OutgoingHttpHeaders,
+      }),
+    ).begin();
   };
   app.route({
     method: 'POST',

@@ -58,14 +58,6 @@ export function isForwardingHeader(lowerCaseName: string): boolean {
   return c === 0x66 /* f */ && lowerCaseName === 'forwarded';
 }
 
-/**
- * Headers a browser attaches by itself to a credentialed request, whoever's page made it: the
- * cookie jar's. (`authorization` from the browser's HTTP-auth cache is ambient too, but only
- * where the page's script could not have set it: see the front end.)
- */
-export function isAmbientCredentialHeader(lowerCaseName: string): boolean {
-  return lowerCaseName === 'cookie' || lowerCaseName === 'cookie2';
-}
 
 /**
  * Whether the page that made a browser request has the gateway's own origin. `Sec-Fetch-Site`

@@ -198,6 +198,11 @@ export class PoolCall implements UpstreamCall {
     return true;
   }
 
+  /** An attempt is on a Pod now (not parked, not waiting out a retry backoff). */
+  get onPod(): boolean {
+    return this.call !== null;
+  }
+
   // ---- UpstreamCall ---------------------------------------------------------------
   requestNext(): void {
     this.call?.startRead();

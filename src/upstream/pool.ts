@@ -298,7 +298,7 @@ export class PodPool implements Upstream, CallHost {
     this.settings.resolver.stop();
     // Calls not on a Pod now (parked, or waiting out a retry backoff) will never get one.
     for (const call of [...this.calls]) {
-      if (!this.isOnPod(call)) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
+      if (!call.onPod) call.cancelWith(Status.UNAVAILABLE, 'gateway is shutting down');
     }
     if (this.totalInFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -316,8 +316,4 @@ export class PodPool implements Upstream, CallHost {
     this.rotation = [];
   }
 
-  private isOnPod(call: PoolCall): boolean {
-    for (const calls of this.active.values()) if (calls.has(call)) return true;
-    return false;
-  }
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  isAmbientCredentialHeader,
   isBrowserOwnedHeader,
   isForwardingHeader,
   isSameOriginRequest,
@@ -41,15 +40,6 @@ describe('isForwardingHeader', () => {
       expect(isForwardingHeader(name)).toBe(true);
     }
     for (const name of ['x-forwarded', 'forwarded-for', 'x-real-ipv6', 'via', 'origin']) expect(isForwardingHeader(name)).toBe(false);
-  });
-});
-
-describe('isAmbientCredentialHeader', () => {
-  it('cookie and cookie2 only (authorization depends on how the request was made)', () => {
-    expect(isAmbientCredentialHeader('cookie')).toBe(true);
-    expect(isAmbientCredentialHeader('cookie2')).toBe(true);
-    expect(isAmbientCredentialHeader('authorization')).toBe(false);
-    expect(isAmbientCredentialHeader('set-cookie')).toBe(false);
   });
 });
 
