@@ -156,7 +156,10 @@ describe('npm run demo', () => {
 
       // No child process left, no port still bound.
       const pids = match(out, /stopped {8}\d+ child processes \(pids ([\d ]+)\)/).split(' ').map(Number);
-      expect(pids.length).toBe(2 + 5 + rolled); // DNS, gateway, the Pods
+      // DNS, gateway, the Pods; plus at most one replacement that was still starting when the
+      // run ended (it never joined DNS, so the roll does not count it).
+      expect(pids.length).toBeGreaterThanOrEqual(2 + 5 + rolled);
+      expect(pids.length).toBeLessThanOrEqual(2 + 5 + rolled + 1);
       expect(out).toContain('still running: none');
       expect(pids.filter(alive)).toEqual([]);
       const ports: Array<[string, number]> = [
