@@ -5,17 +5,19 @@ import type { CallTotals } from './metrics.js';
 
 /**
  * One Pod as /endpoints shows it: the pool's snapshot (address, state, draining, connections,
- * calls, failures, inFlight; see EndpointSnapshot) with `firstSeen` as ISO 8601 — a new value for
+ * calls, failures, inFlight, zone for k8s:/// targets; see EndpointSnapshot) with `firstSeen` as ISO 8601 — a new value for
  * the same address means a new Pod object, whose counters restart.
  */
 export type EndpointView = Omit<EndpointSnapshot, 'firstSeen'> & { firstSeen: string };
 
 export interface UpstreamView {
   name: string;
-  /** As configured: "dns:///echo.default.svc.cluster.local:50051" or "10.0.0.1:50051,10.0.0.2:50051". */
+  /** As configured: "dns:///echo.default.svc.cluster.local:50051", "k8s:///echo.default:grpc" or "10.0.0.1:50051,10.0.0.2:50051". */
   target: string;
-  kind: 'static' | 'dns';
+  kind: 'static' | 'dns' | 'k8s';
   balancer: string;
+  /** --prefer-zone: Pods of this zone take the calls while any is in rotation. */
+  preferZone?: string;
   /** At least one Pod is in rotation (see EndpointSnapshot.inRotation). */
   ready: boolean;
   /** Every Pod in rotation fails its health checks and serves anyway (panic mode). */
@@ -79,6 +81,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
         target: s.target,
         kind: s.kind,
         balancer: s.balancer,
+        ...(s.preferZone ? { preferZone: s.preferZone } : {}),
         ready: s.endpoints.some((e) => e.inRotation),
         panic: s.panic,
         retries: s.retries,
@@ -102,6 +105,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
           failures: e.failures,
           inFlight: e.inFlight,
           firstSeen: iso(e.firstSeen),
+          ...(e.zone !== undefined ? { zone: e.zone } : {}),
         })),
       };
     }),

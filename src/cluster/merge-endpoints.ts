@@ -36,6 +36,7 @@ function mergeEndpoint(a: EndpointView, b: EndpointView): EndpointView {
     failures: a.failures + b.failures,
     inFlight: a.inFlight + b.inFlight,
     firstSeen: earlierIso(a.firstSeen, b.firstSeen),
+    ...(a.zone !== undefined || b.zone !== undefined ? { zone: a.zone ?? b.zone } : {}),
   };
 }
 
@@ -59,6 +60,7 @@ function mergeUpstream(a: UpstreamView, b: UpstreamView): UpstreamView {
     target: a.target,
     kind: a.kind,
     balancer: a.balancer,
+    ...(a.preferZone ? { preferZone: a.preferZone } : {}),
     ready: a.ready || b.ready,
     panic: a.panic || b.panic,
     retries: a.retries + b.retries,

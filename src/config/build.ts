@@ -82,6 +82,11 @@ export function buildConfig(r: ResolvedSettings): Config {
     fail(r.label(S.retryMaxBackoff), `is shorter than retry-backoff (${formatDuration(retryBackoffMs)})`);
   }
 
+  const preferZone = r.opt(S.preferZone) ?? null;
+  if (preferZone !== null && ![upstream, ...routes.map((x) => x.target)].some((t) => t?.kind === 'k8s')) {
+    fail(r.label(S.preferZone), 'has no effect without a k8s:/// target (zones come from EndpointSlices)');
+  }
+
   return {
     listen: r.one(S.listen),
     admin: r.one(S.admin),
@@ -129,6 +134,7 @@ export function buildConfig(r: ResolvedSettings): Config {
       podDrainTimeoutMs: r.one(S.podDrainTimeout),
       healthCheckIntervalMs: r.one(S.healthCheckInterval),
       healthCheckTimeoutMs: r.one(S.healthCheckTimeout),
+      preferZone,
     },
     dns: {
       servers: r.all(S.dnsServer),
@@ -137,6 +143,7 @@ export function buildConfig(r: ResolvedSettings): Config {
       resolvConfPath: r.one(S.resolvConf),
       family: r.one(S.dnsFamily),
     },
+    kubernetes: { kubeconfigPath: r.opt(S.kubeconfig) ?? null },
     shutdown: {
       delayMs: r.one(S.shutdownDelay),
       drainTimeoutMs: r.one(S.drainTimeout),

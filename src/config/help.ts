@@ -33,7 +33,8 @@ export function helpText(): string {
     ),
     '',
     'DURATION: 500ms, 5s, 1m30s, 1h (0 where allowed).  BYTES: 1048576, 512KiB, 4MiB, 4MB (= 4000000).',
-    'TARGET: HOST:PORT[,HOST:PORT...] (static; IPv6 as [::1]:50051) or dns:///NAME:PORT (re-resolved).',
+    'TARGET: HOST:PORT[,HOST:PORT...] (static; IPv6 as [::1]:50051), dns:///NAME:PORT (re-resolved) or',
+    '  k8s:///SERVICE.NAMESPACE:PORT (the Service\'s EndpointSlices, watched; PORT a number or a port name).',
   ];
   for (const group of GROUPS) {
     out.push('', `${group}:`);
@@ -45,7 +46,7 @@ export function helpText(): string {
       out.push(`  ${usage}`);
       out.push(...wrap(s.help, '      '));
       const facts: string[] = [];
-      if (!s.noEnv) facts.push(`env ${envName(s.name)}`);
+      if (!s.noEnv) facts.push(`env ${envName(s.name)}${s.envAlias ? ` or ${s.envAlias}` : ''}`);
       const d = defaultText(s);
       if (d !== '') facts.push(`default: ${d}`);
       if (facts.length > 0) out.push(...wrap(`[${facts.join('; ')}]`, '      '));

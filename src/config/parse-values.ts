@@ -2,6 +2,7 @@
 // the typed value, or throws a plain Error whose message is one line that does NOT name the
 // setting: the loader prefixes the flag, environment variable or YAML key the text came from.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { parseK8sTarget } from './k8s-target.js';
 import type { HostPort, OriginRule, TargetSpec } from './types.js';
 
 /** Longest delay Node's timers accept (2^31-1 ms, ~24.8 days); longer ones fire at once. */
@@ -174,15 +175,17 @@ export function parseHostPort(s: string, what: string, opts: HostPortOptions = {
 
 /** Schemes of gRPC target URIs we recognise enough to reject clearly. */
 const OTHER_SCHEMES = ['unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds', 'vsock', 'passthrough'];
-const TARGET_HINT = 'use HOST:PORT[,HOST:PORT...] or dns:///NAME:PORT';
+const TARGET_HINT = 'use HOST:PORT[,HOST:PORT...], dns:///NAME:PORT or k8s:///SERVICE.NAMESPACE:PORT';
 
 /**
  * "HOST:PORT[,HOST:PORT...]" → static addresses (IPv4, [IPv6] or names);
- * "dns:///NAME:PORT" or "dns:NAME:PORT" → a name re-resolved by our DNS resolver.
+ * "dns:///NAME:PORT" or "dns:NAME:PORT" → a name re-resolved by our DNS resolver;
+ * "k8s:///SERVICE.NAMESPACE:PORT" → the Service's EndpointSlices, watched.
  */
 export function parseTarget(s: string): TargetSpec {
   const text = s.trim();
   if (text === '') throw new Error(`empty target (${TARGET_HINT})`);
+  if (/^k8s:/i.test(text)) return parseK8sTarget(s, text);
   if (/^dns:/i.test(text)) {
     let rest = text.slice(4);
     if (rest.startsWith('//')) {

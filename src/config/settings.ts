@@ -41,6 +41,8 @@ export interface Setting<T = unknown> {
   /** The default as shown in --help when it is not simply `defaults` (e.g. a derived one). */
   readonly defaultText?: string;
   readonly repeatable: boolean;
+  /** A second environment variable read when GWG_* is unset (a name other tools already use, e.g. KUBECONFIG). */
+  readonly envAlias?: string;
   /** Not settable from the environment / the YAML file (only --help, --version; --config in YAML). */
   readonly noEnv?: boolean;
   readonly noYaml?: boolean;
@@ -124,6 +126,7 @@ const G_CORS = 'CORS';
 const G_LIMITS = 'Limits and timeouts';
 const G_POOL = 'Upstream connections';
 const G_DNS = 'DNS';
+const G_K8S = 'Kubernetes discovery (k8s:/// targets)';
 const G_RUN = 'Shutdown, logging, misc';
 
 /** Every setting, by a camelCase handle; the order is the --help order within each group. */
@@ -132,7 +135,7 @@ export const S = {
     name: 'upstream',
     group: G_UP,
     metavar: 'TARGET',
-    help: 'Default upstream for paths no --route matches: HOST:PORT[,HOST:PORT...] or dns:///NAME:PORT',
+    help: 'Default upstream for paths no --route matches: HOST:PORT[,HOST:PORT...], dns:///NAME:PORT or k8s:///SERVICE.NAMESPACE:PORT',
     defaultText: 'none',
     parse: parseTarget,
   }),
@@ -468,6 +471,31 @@ export const S = {
       return s;
     },
   }),
+  kubeconfig: value<string>({
+    name: 'kubeconfig',
+    group: G_K8S,
+    metavar: 'FILE',
+    help: 'kubeconfig file for k8s:/// targets when running outside a cluster (its current context; also env KUBECONFIG, first file of the list); without it, the in-cluster service account',
+    defaultText: 'in-cluster service account',
+    envAlias: 'KUBECONFIG',
+    parse: (s) => {
+      const file = s.split(':').find((f) => f.trim() !== '');
+      if (file === undefined) throw new Error('empty path');
+      return file;
+    },
+  }),
+  preferZone: value<string>({
+    name: 'prefer-zone',
+    group: G_K8S,
+    metavar: 'ZONE',
+    help: "Send calls only to Pods whose EndpointSlice zone is ZONE while that zone has Pods in rotation, else to all (k8s:/// targets; e.g. the node's topology.kubernetes.io/zone)",
+    defaultText: 'none',
+    parse: (s) => {
+      const zone = s.trim();
+      if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(zone)) throw new Error(`'${s}' is not a zone name`);
+      return zone;
+    },
+  }),
   workers: value<number | 'auto'>({
     name: 'workers',
     group: G_RUN,
@@ -531,7 +559,7 @@ export const S = {
 export const SETTINGS: readonly Setting[] = Object.values(S);
 
 /** Group headings in --help order. */
-export const GROUPS: readonly string[] = [G_UP, G_LISTEN, G_CORS, G_LIMITS, G_POOL, G_DNS, G_RUN];
+export const GROUPS: readonly string[] = [G_UP, G_LISTEN, G_CORS, G_LIMITS, G_POOL, G_DNS, G_K8S, G_RUN];
 
 export function settingByName(name: string): Setting | undefined {
   return SETTINGS.find((s) => s.name === name);

@@ -96,7 +96,8 @@ export function readEnv(env: NodeJS.ProcessEnv): RawValues {
   const out: RawValues = new Map();
   for (const s of SETTINGS) {
     if (s.noEnv) continue;
-    const v = env[envName(s.name)];
+    const own = env[envName(s.name)];
+    const v = own === undefined || own.trim() === '' ? (s.envAlias === undefined ? own : env[s.envAlias]) : own;
     if (v === undefined || v.trim() === '') continue; // empty counts as unset (templated manifests)
     out.set(s, s.repeatable ? v.trim().split(/\s+/) : [v]);
   }

@@ -9,7 +9,9 @@ export interface HostPort {
 /** Where an upstream's Pods come from. */
 export type TargetSpec =
   | { kind: 'static'; /** as written, for logs and /endpoints */ text: string; addresses: HostPort[] }
-  | { kind: 'dns'; text: string; name: string; port: number };
+  | { kind: 'dns'; text: string; name: string; port: number }
+  /** k8s:///SERVICE.NAMESPACE:PORT: the Service's EndpointSlices, watched; `port` a number or a port name. */
+  | { kind: 'k8s'; text: string; service: string; namespace: string; port: number | string };
 
 export interface RouteConfig {
   /** Path prefix, e.g. "/echo.v1.EchoService/" or "/" */
@@ -78,6 +80,8 @@ export interface UpstreamOptions {
   /** Active health checks (grpc.health.v1 Check) per Pod; 0 = off. */
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;
+  /** --prefer-zone: calls stay on Pods of this zone while it has any in rotation; null: no preference. */
+  preferZone: string | null;
 }
 
 /** --retry-on and friends: like a gRPC service config's retryPolicy, for idempotent methods only. */
@@ -105,6 +109,11 @@ export interface DnsConfig {
   family: DnsFamily;
 }
 
+export interface KubernetesConfig {
+  /** --kubeconfig (or KUBECONFIG); null: the in-cluster service account. Read only for k8s:/// targets. */
+  kubeconfigPath: string | null;
+}
+
 export type DnsFamily = 'any' | 'ipv4' | 'ipv6';
 
 export interface ShutdownConfig {
@@ -127,6 +136,7 @@ export interface Config {
   limits: LimitsConfig;
   upstreamOptions: UpstreamOptions;
   dns: DnsConfig;
+  kubernetes: KubernetesConfig;
   shutdown: ShutdownConfig;
   logLevel: LogLevel;
   accessLog: boolean;

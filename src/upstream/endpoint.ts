@@ -37,6 +37,8 @@ const FAILURE_CODES = new Set<number>([
  */
 export class Endpoint {
   readonly firstSeen = Date.now();
+  /** Where discovery says the Pod runs (k8s:/// targets); the pool keeps it current. */
+  zone: string | undefined;
   // Written here only; the pool and the views read them through the getters below.
   private active = 0;
   private attempts = 0;
@@ -201,6 +203,7 @@ export class Endpoint {
       failures: this.failures,
       inFlight: this.inFlight,
       firstSeen: this.firstSeen,
+      ...(this.zone !== undefined ? { zone: this.zone } : {}),
     };
   }
 }

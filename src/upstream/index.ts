@@ -1,7 +1,7 @@
 import type { Config, TargetSpec } from '../config/types.js';
 import type { Logger } from './logger.js';
 import { PodPool } from './pool.js';
-import { DnsResolver, StaticResolver } from './resolver/index.js';
+import { DnsResolver, inClusterAccess, K8sResolver, kubeconfigAccess, StaticResolver, type KubeAccess } from './resolver/index.js';
 import { Router } from './router.js';
 import type { Resolver } from './types.js';
 
@@ -10,8 +10,12 @@ export { PodPool } from './pool.js';
 export { Router } from './router.js';
 export type { Logger } from './logger.js';
 
-function resolverFor(target: TargetSpec, config: Config, logger: Logger): Resolver {
+function resolverFor(target: TargetSpec, config: Config, logger: Logger, kubeAccess: () => KubeAccess): Resolver {
   if (target.kind === 'static') return new StaticResolver(target.addresses);
+  if (target.kind === 'k8s') {
+    const { service, namespace, port } = target;
+    return new K8sResolver({ service, namespace, port, access: kubeAccess(), logger });
+  }
   return new DnsResolver({
     name: target.name,
     port: target.port,
@@ -27,9 +31,18 @@ function resolverFor(target: TargetSpec, config: Config, logger: Logger): Resolv
 /**
  * Builds one pool per distinct target (routes that name the same target share its Pods'
  * connections) and the router over them. Pools are started: Pods are connected before the
- * first call arrives.
+ * first call arrives. `env` gives the in-cluster API server (KUBERNETES_SERVICE_HOST/PORT) when a
+ * k8s:/// target has no --kubeconfig.
  */
-export function buildUpstreams(config: Config, logger: Logger): { router: Router; pools: PodPool[] } {
+export function buildUpstreams(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): { router: Router; pools: PodPool[] } {
+  // Read once, and only when some target needs it: dns:/// and static targets need no cluster.
+  let access: KubeAccess | undefined;
+  const kubeAccess = (): KubeAccess =>
+    (access ??= config.kubernetes.kubeconfigPath ? kubeconfigAccess(config.kubernetes.kubeconfigPath) : inClusterAccess(env));
   const pools = new Map<string, PodPool>();
   const poolFor = (target: TargetSpec): PodPool => {
     let pool = pools.get(target.text);
@@ -37,7 +50,7 @@ export function buildUpstreams(config: Config, logger: Logger): { router: Router
       pool = new PodPool({
         name: target.text,
         target,
-        resolver: resolverFor(target, config, logger),
+        resolver: resolverFor(target, config, logger, kubeAccess),
         options: config.upstreamOptions,
         maxMessageBytes: config.limits.maxMessageBytes,
         logger,

@@ -69,7 +69,7 @@ export class PodPool implements Upstream, CallHost {
     this.retryPolicy = retryPolicy(settings.options.retryPolicy);
     this.retryBudget = new RetryBudget(settings.options.retryPolicy?.budgetPercent ?? 20);
     this.connectTimeoutMs = settings.options.connectTimeoutMs;
-    this.balancer = createBalancer<Endpoint>(settings.options.balancer);
+    this.balancer = createBalancer<Endpoint>(settings.options.balancer, settings.options.preferZone);
     this.channelOptions = channelOptions({
       keepalivePingIntervalMs: settings.options.keepalivePingIntervalMs,
       keepalivePingTimeoutMs: settings.options.keepalivePingTimeoutMs,
@@ -91,12 +91,22 @@ export class PodPool implements Upstream, CallHost {
   // ---- membership ------------------------------------------------------------------
   setAddresses(addresses: ResolvedAddress[]): void {
     if (this.closing) return;
-    const wanted = new Map(addresses.map((a) => [addressKey(a), a] as const));
+    // A draining address (terminating, still serving) is treated exactly like one that left:
+    // kept while its calls finish, never added.
+    const wanted = new Map<string, ResolvedAddress>();
+    let terminating: Set<string> | undefined;
+    for (const a of addresses) {
+      if (a.draining) (terminating ??= new Set()).add(addressKey(a));
+      else wanted.set(addressKey(a), a);
+    }
     for (const [key, address] of wanted) {
       const existing = this.endpoints.get(key);
       if (!existing) {
         this.addEndpoint(key, address);
-      } else if (existing.draining) {
+        continue;
+      }
+      existing.zone = address.zone;
+      if (existing.draining) {
         existing.stopDraining();
         clearTimeout(this.drainTimers.get(existing));
         this.drainTimers.delete(existing);
@@ -104,7 +114,7 @@ export class PodPool implements Upstream, CallHost {
       }
     }
     for (const [key, endpoint] of this.endpoints) {
-      if (!wanted.has(key) && !endpoint.draining) this.drain(endpoint);
+      if (!wanted.has(key) && !endpoint.draining) this.drain(endpoint, terminating?.has(key) === true);
     }
     this.recomputeReady();
   }
@@ -126,15 +136,16 @@ export class PodPool implements Upstream, CallHost {
         onHealthChange: (ep) => this.onEndpointHealth(ep),
       },
     );
+    endpoint.zone = address.zone;
     this.endpoints.set(key, endpoint);
-    this.settings.logger.info({ upstream: this.name, endpoint: key }, 'Pod added');
+    this.settings.logger.info({ upstream: this.name, endpoint: key, zone: address.zone }, 'Pod added');
   }
 
-  private drain(endpoint: Endpoint): void {
+  private drain(endpoint: Endpoint, terminating: boolean): void {
     endpoint.startDraining();
     this.settings.logger.info(
       { upstream: this.name, endpoint: endpoint.address, inFlight: endpoint.inFlight },
-      'Pod left DNS; draining',
+      terminating ? 'Pod is terminating; draining' : 'Pod left discovery; draining',
     );
     if (endpoint.inFlight === 0) {
       this.remove(endpoint);
@@ -283,6 +294,7 @@ export class PodPool implements Upstream, CallHost {
       target: this.settings.target.text,
       kind: this.settings.target.kind,
       balancer: this.balancer.name,
+      ...(this.settings.options.preferZone ? { preferZone: this.settings.options.preferZone } : {}),
       endpoints,
       panic: this.panic,
       retries: this.retries.transparent + this.retries.policy,

@@ -55,13 +55,17 @@ export interface EndpointSnapshot {
   inFlight: number;
   /** ms since the epoch */
   firstSeen: number;
+  /** The Pod's zone, when discovery knows it (k8s:/// targets: the EndpointSlice's zone). */
+  zone?: string;
 }
 
 export interface UpstreamSnapshot {
   name: string;
   target: string;
-  kind: 'static' | 'dns';
+  kind: 'static' | 'dns' | 'k8s';
   balancer: string;
+  /** --prefer-zone, when given. */
+  preferZone?: string;
   endpoints: EndpointSnapshot[];
   /** Every Pod in rotation fails its health checks: calls go to them anyway (Envoy's panic mode). */
   panic: boolean;
@@ -102,10 +106,21 @@ export interface Upstream {
 export interface ResolvedAddress {
   host: string;
   port: number;
+  /**
+   * Still known to discovery but going away (an EndpointSlice's terminating Pod that still serves):
+   * no new calls, in-flight calls finish — what the pool does for an address that left the set.
+   * Absent: false.
+   */
+  draining?: boolean;
+  /** Where the Pod runs (an EndpointSlice endpoint's zone), for --prefer-zone and the admin views. */
+  zone?: string;
 }
 
 export interface ResolverListener {
-  /** The full current set of addresses (not a delta). Never called with a set that a failure emptied. */
+  /**
+   * The full current set of addresses (not a delta), draining ones included. Never called with a
+   * set that a failure emptied.
+   */
   onAddresses(addresses: ResolvedAddress[]): void;
   /** A lookup failed; the previous set stays in force. */
   onError(error: Error): void;

@@ -13,3 +13,10 @@ export {
 } from './dns-client.js';
 export { DnsResolver, sortAddresses, type DnsResolverOptions, type DnsResolverLogger } from './dns-resolver.js';
 export { StaticResolver } from './static-resolver.js';
+export {
+  K8sResolver,
+  inClusterAccess,
+  kubeconfigAccess,
+  type K8sResolverOptions,
+  type KubeAccess,
+} from './kubernetes/index.js';

@@ -64,8 +64,10 @@ describe('defaults', () => {
         podDrainTimeoutMs: 30_000,
         healthCheckIntervalMs: 10_000,
         healthCheckTimeoutMs: 2000,
+        preferZone: null,
       },
       dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf', family: 'any' },
+      kubernetes: { kubeconfigPath: null },
       shutdown: { delayMs: 5000, drainTimeoutMs: 30_000 },
       logLevel: 'info',
       accessLog: true,
@@ -101,6 +103,11 @@ describe('every flag reaches its field', () => {
       '--route',
       '/a.A/=10.0.0.1:1,10.0.0.2:2',
       '--route=/b.B/=dns:b:2',
+      '--route=/c.C/=k8s:///c.ns:grpc',
+      '--prefer-zone',
+      'z1',
+      '--kubeconfig',
+      '/etc/gateway/kubeconfig',
       '--allow-origin',
       'https://app.example.com',
       '--allow-origin',
@@ -177,8 +184,10 @@ describe('every flag reaches its field', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(c.admin).toBeNull();
     expect(c.upstream).toMatchObject({ kind: 'dns', name: 'echo.default.svc.cluster.local', port: 50051 });
-    expect(c.routes.map((r) => r.prefix)).toEqual(['/a.A/', '/b.B/']);
+    expect(c.routes.map((r) => r.prefix)).toEqual(['/a.A/', '/b.B/', '/c.C/']);
     expect(c.routes[1]!.target).toMatchObject({ kind: 'dns', name: 'b', port: 2 });
+    expect(c.routes[2]!.target).toMatchObject({ kind: 'k8s', service: 'c', namespace: 'ns', port: 'grpc' });
+    expect(c.kubernetes).toEqual({ kubeconfigPath: '/etc/gateway/kubeconfig' });
     expect(c.cors.allowOrigins[0]).toBe('https://app.example.com');
     expect(c.cors.allowOrigins[1]).toBeInstanceOf(RegExp);
     expect(c.cors).toMatchObject({ allowCredentials: true, maxAgeSeconds: 600, allowHeaders: ['x-token'], exposeHeaders: ['x-trace-id'] });
@@ -207,6 +216,7 @@ describe('every flag reaches its field', () => {
       podDrainTimeoutMs: 45_000,
       healthCheckIntervalMs: 0,
       healthCheckTimeoutMs: 500,
+      preferZone: 'z1',
     });
     expect(c.dns).toEqual({
       servers: [

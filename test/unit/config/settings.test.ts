@@ -28,6 +28,7 @@ describe('settings table', () => {
       '--resolve-interval', '--dns-timeout', '--dns-family', '--resolv-conf', '--shutdown-delay', '--drain-timeout', '--log-level',
       '--access-log', '--trust-proxy', '--workers', '--config', '--help', '--version',
       '--retry-on', '--retry-methods', '--retry-attempts', '--retry-backoff', '--retry-max-backoff', '--retry-budget',
+      '--kubeconfig', '--prefer-zone',
     ]) {
       expect(flags).toContain(f);
     }
@@ -110,10 +111,13 @@ const sample: Record<string, string> = {
   '--retry-backoff': '10ms',
   '--retry-max-backoff': '1s',
   '--retry-budget': '30%',
+  '--kubeconfig': '/home/me/.kube/config',
+  '--prefer-zone': 'europe-west1-b',
 };
 
 /** Settings that are only valid with another one beside them. */
 const companions: Record<string, string[]> = {
   '--retry-on': ['--retry-methods', '/a.B/'],
   '--retry-methods': ['--retry-on', 'unavailable'],
+  '--prefer-zone': ['--route', '/k/=k8s:///echo.default:grpc'],
 };

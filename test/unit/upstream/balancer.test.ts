@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LeastRequestBalancer, RoundRobinBalancer } from '../../../src/upstream/balancer/index.js';
+import { LeastRequestBalancer, RoundRobinBalancer, ZonePreferringBalancer } from '../../../src/upstream/balancer/index.js';
 
 const endpoints = (loads: number[]) => loads.map((inFlight, i) => ({ id: i, inFlight }));
 
@@ -69,5 +69,24 @@ describe('LeastRequestBalancer', () => {
     const ready = endpoints([0, 5, 5]);
     const exclude = new Set([ready[0]!]);
     for (let i = 0; i < 50; i++) expect(b.pick(ready, exclude)!.id).not.toBe(0);
+  });
+});
+
+describe('ZonePreferringBalancer', () => {
+  const zoned = (zones: string[]) => zones.map((zone, id) => ({ id, zone, inFlight: 0 }));
+
+  it('picks only in its zone while the zone has endpoints, else among all', () => {
+    const b = new ZonePreferringBalancer<{ id: number; zone: string; inFlight: number }>('a', new RoundRobinBalancer());
+    const ready = zoned(['a', 'b', 'a', 'b']);
+    const picks = Array.from({ length: 20 }, () => b.pick(ready)!.id);
+    expect(new Set(picks)).toEqual(new Set([0, 2]));
+    const noLocal = zoned(['b', 'c']);
+    expect(new Set(Array.from({ length: 10 }, () => b.pick(noLocal)!.id))).toEqual(new Set([0, 1]));
+  });
+
+  it('a retry that failed on every endpoint of the zone goes to another zone', () => {
+    const b = new ZonePreferringBalancer<{ id: number; zone: string; inFlight: number }>('a', new LeastRequestBalancer());
+    const ready = zoned(['a', 'b']);
+    expect(b.pick(ready, new Set([ready[0]!]))!.id).toBe(1);
   });
 });

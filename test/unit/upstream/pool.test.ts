@@ -47,6 +47,7 @@ const options = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
   podDrainTimeoutMs: 5000,
   healthCheckIntervalMs: 0,
   healthCheckTimeoutMs: 1000,
+  preferZone: null,
   ...o,
 });
 
@@ -108,6 +109,20 @@ function makePool(o: Partial<UpstreamOptions> = {}) {
   return { pool, resolver };
 }
 
+/** A slow Pod (127.0.0.2) in the pool with a call in flight on it, and a fast one (127.0.0.3) not yet in. */
+async function callOnSlowPod() {
+  const port = await freePort();
+  const slow = await startRawPod('127.0.0.2', port, { delayMs: 500 });
+  const fast = await startRawPod('127.0.0.3', port);
+  pods = [slow, fast];
+  const { pool, resolver } = makePool();
+  resolver.set([{ host: '127.0.0.2', port }]);
+  await until(() => pool.isReady());
+  const inFlight = call(pool);
+  await until(() => slow.calls === 1);
+  return { port, slow, fast, pool, resolver, inFlight };
+}
+
 describe('PodPool', () => {
   it('connects to every Pod at once and spreads calls round-robin over them', async () => {
     const port = await freePort();
@@ -155,15 +170,7 @@ describe('PodPool', () => {
   });
 
   it('drains a Pod that leaves DNS: its in-flight call finishes, new calls go elsewhere, then it is removed', async () => {
-    const port = await freePort();
-    const slow = await startRawPod('127.0.0.2', port, { delayMs: 500 });
-    const fast = await startRawPod('127.0.0.3', port);
-    pods = [slow, fast];
-    const { pool, resolver } = makePool();
-    resolver.set([{ host: '127.0.0.2', port }]);
-    await until(() => pool.isReady());
-    const inFlight = call(pool);
-    await until(() => slow.calls === 1);
+    const { port, slow, fast, pool, resolver, inFlight } = await callOnSlowPod();
     resolver.set([{ host: '127.0.0.3', port }]);
     const draining = pool.snapshot().endpoints.find((e) => e.address === slow.address)!;
     expect(draining.draining).toBe(true);
@@ -433,3 +440,53 @@ describe('PodPool', () => {
   });
 });
 
+
+describe('PodPool with addresses that carry draining and zone (k8s:/// discovery)', () => {
+  it('a draining address drains the Pod exactly like one that left, and is never added when unknown', async () => {
+    const { port, slow, fast, pool, resolver, inFlight } = await callOnSlowPod();
+    // Terminating but still serving: listed, marked draining. A terminating Pod never seen before stays out.
+    resolver.set([
+      { host: '127.0.0.2', port, draining: true },
+      { host: '127.0.0.3', port },
+      { host: '127.0.0.4', port, draining: true },
+    ]);
+    expect(pool.snapshot().endpoints.map((e) => [e.address, e.draining])).toEqual([
+      [slow.address, true],
+      [fast.address, false],
+    ]);
+    await until(() => pool.isReady());
+    expect((await call(pool).done).message).toBe(fast.address);
+    expect((await inFlight.done).message).toBe(slow.address);
+    await until(() => pool.snapshot().endpoints.length === 1);
+    expect(slow.calls).toBe(1);
+  });
+
+  it('--prefer-zone: calls stay in the zone while it has Pods in rotation, else go to all', async () => {
+    const port = await freePort();
+    pods = await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((h) => startRawPod(h, port)));
+    const { pool, resolver } = makePool({ preferZone: 'z1' });
+    resolver.set([
+      { host: '127.0.0.2', port, zone: 'z1' },
+      { host: '127.0.0.3', port, zone: 'z2' },
+      { host: '127.0.0.4', port, zone: 'z2' },
+    ]);
+    await until(() => pool.snapshot().endpoints.every((e) => e.state === 'READY'));
+    expect(pool.snapshot().endpoints.map((e) => e.zone)).toEqual(['z1', 'z2', 'z2']);
+    expect(pool.snapshot().preferZone).toBe('z1');
+    for (const r of await Promise.all(Array.from({ length: 12 }, () => call(pool).done))) expect(r.message).toBe(pods[0]!.address);
+    // The zone's only Pod terminates: the other zone takes the calls.
+    resolver.set([
+      { host: '127.0.0.2', port, zone: 'z1', draining: true },
+      { host: '127.0.0.3', port, zone: 'z2' },
+      { host: '127.0.0.4', port, zone: 'z2' },
+    ]);
+    const elsewhere = await Promise.all(Array.from({ length: 12 }, () => call(pool).done));
+    expect(new Set(elsewhere.map((r) => r.message))).toEqual(new Set([pods[1]!.address, pods[2]!.address]));
+    // A Pod that moves into the zone (its slice says so) takes them back.
+    resolver.set([
+      { host: '127.0.0.3', port, zone: 'z1' },
+      { host: '127.0.0.4', port, zone: 'z2' },
+    ]);
+    for (const r of await Promise.all(Array.from({ length: 6 }, () => call(pool).done))) expect(r.message).toBe(pods[1]!.address);
+  });
+});
