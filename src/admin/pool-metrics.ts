@@ -141,11 +141,34 @@ export function registerPoolMetrics(registry: Registry, upstreams: readonly Upst
       for (const s of snapshots) c.inc({ upstream: s.name }, s.retryBudgetExhausted);
     },
   );
-  snapshotCounter('grpcweb_dns_lookups_total', 'DNS lookups of dns:/// targets', ['upstream'], (c) => {
-    for (const s of snapshots) if (s.kind === 'dns') c.inc({ upstream: s.name }, s.resolver.lookups);
+  // Discovery, per kind of target: DNS lookups, or Kubernetes API requests (lists and watches).
+  const discovery = (
+    kind: 'dns' | 'k8s',
+    prefix: string,
+    counted: string,
+    help: { lookups: string; failures: string; lastSuccess: string },
+  ) => {
+    snapshotCounter(`${prefix}_${counted}_total`, help.lookups, ['upstream'], (c) => {
+      for (const s of snapshots) if (s.kind === kind) c.inc({ upstream: s.name }, s.resolver.lookups);
+    });
+    snapshotCounter(`${prefix}_failures_total`, help.failures, ['upstream'], (c) => {
+      for (const s of snapshots) if (s.kind === kind) c.inc({ upstream: s.name }, s.resolver.failures);
+    });
+    snapshotGauge(`${prefix}_last_success_timestamp_seconds`, help.lastSuccess, ['upstream'], (g) => {
+      for (const s of snapshots) {
+        if (s.kind === kind && s.resolver.lastSuccess > 0) g.set({ upstream: s.name }, s.resolver.lastSuccess / 1000);
+      }
+    });
+  };
+  discovery('dns', 'grpcweb_dns', 'lookups', {
+    lookups: 'DNS lookups of dns:/// targets',
+    failures: 'DNS lookups that failed (the last known Pods stay in use)',
+    lastSuccess: 'When the last DNS lookup succeeded, seconds since the epoch (absent before the first success)',
   });
-  snapshotCounter('grpcweb_dns_failures_total', 'DNS lookups that failed (the last known Pods stay in use)', ['upstream'], (c) => {
-    for (const s of snapshots) if (s.kind === 'dns') c.inc({ upstream: s.name }, s.resolver.failures);
+  discovery('k8s', 'grpcweb_k8s', 'requests', {
+    lookups: 'Kubernetes API requests (list pages and watches) for k8s:/// targets',
+    failures: 'Kubernetes API requests and watches that failed or were refused, e.g. 403 for missing RBAC (the last known Pods stay in use; the reason is in /endpoints resolver.lastError)',
+    lastSuccess: 'When the Kubernetes API last answered (a list, a watch opened, an event or bookmark), seconds since the epoch',
   });
   snapshotCounter(
     'grpcweb_dns_family_failures_total',
@@ -154,16 +177,6 @@ export function registerPoolMetrics(registry: Registry, upstreams: readonly Upst
     (c) => {
       for (const s of snapshots) {
         for (const [type, n] of Object.entries(s.resolver.familyFailures ?? {})) c.inc({ upstream: s.name, type }, n);
-      }
-    },
-  );
-  snapshotGauge(
-    'grpcweb_dns_last_success_timestamp_seconds',
-    'When the last DNS lookup succeeded, seconds since the epoch (absent before the first success)',
-    ['upstream'],
-    (g) => {
-      for (const s of snapshots) {
-        if (s.kind === 'dns' && s.resolver.lastSuccess > 0) g.set({ upstream: s.name }, s.resolver.lastSuccess / 1000);
       }
     },
   );
