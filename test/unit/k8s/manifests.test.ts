@@ -95,6 +95,11 @@ function gatewayView(dir: string, objs: K8sObject[], workload: K8sObject, contai
   };
 }
 
+/** Does this gateway read the Kubernetes API (a k8s:/// upstream or route)? */
+function usesKubernetesApi(config: Config): boolean {
+  return [config.upstream, ...config.routes.map((r) => r.target)].some((t) => t?.kind === 'k8s');
+}
+
 function gatewaysOf(dir: string): GatewayView[] {
   const objs = objects(dir);
   const out: GatewayView[] = [];
@@ -128,9 +133,11 @@ describe('k8s manifests', () => {
     });
 
     it('every workload container runs non-root, read-only, without privileges, seccomp RuntimeDefault, with resources', () => {
+      const readsTheApi = new Set(gatewaysOf(dir).filter((g) => usesKubernetesApi(g.config)).map((g) => g.workload));
       for (const w of workloads(objects(dir))) {
         const pod = w.spec.template.spec;
-        expect(pod.automountServiceAccountToken, `${w.metadata.name}: no API token needed`).toBe(false);
+        // A token only where a k8s:/// target reads EndpointSlices (checked with its RBAC below).
+        expect(pod.automountServiceAccountToken, `${w.metadata.name}: API token`).toBe(readsTheApi.has(w));
         for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
           const where = `${w.metadata.name}/${c.name}`;
           const sc = c.securityContext ?? {};
@@ -272,24 +279,44 @@ describe('k8s manifests', () => {
   describe('overlays/edge', () => {
     const dir = 'k8s/overlays/edge';
 
-    it('the gateway balances over the headless Service in its own namespace', () => {
+    it("the gateway watches the EndpointSlices of the backend's Service in its own namespace (k8s:///)", () => {
       const objs = objects(dir);
       const [g] = gatewaysOf(dir);
       const up = g!.config.upstream!;
-      expect(up.kind).toBe('dns');
-      if (up.kind !== 'dns') return;
-      // A short name: the Pod's search list puts the gateway's own namespace first.
-      expect(up.name).not.toContain('.');
-      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === up.name);
-      expect(svc, `Service ${up.name}`).toBeDefined();
-      expect(svc!.metadata.namespace).toBe(g!.workload.metadata.namespace);
-      expect(svc!.spec.clusterIP).toBe('None');
+      expect(up.kind).toBe('k8s');
+      if (up.kind !== 'k8s') return;
+      expect(up.namespace).toBe(g!.workload.metadata.namespace);
+      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === up.service);
+      expect(svc, `Service ${up.service}`).toBeDefined();
+      expect(svc!.metadata.namespace).toBe(up.namespace);
       expect(svc!.spec.publishNotReadyAddresses ?? false).toBe(false);
-      expect(svc!.spec.ports.some((p: any) => p.port === up.port)).toBe(true);
+      // A named port is looked up in the slices, which carry the Service port's name.
+      expect(svc!.spec.ports.some((p: any) => (typeof up.port === 'string' ? p.name === up.port : p.targetPort === up.port))).toBe(true);
       const backends = workloads(objs).filter((w) => selects(svc!.spec.selector, w.spec.template.metadata.labels));
       expect(backends.length).toBe(1);
       expect(backends[0]!.spec.template.spec.containers[0].readinessProbe.grpc).toBeDefined();
       for (const o of objs) if (o.kind !== 'Namespace') expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe('grpc-web');
+    });
+
+    it('RBAC for k8s:///: its ServiceAccount may get, list and watch EndpointSlices in the namespace, and nothing else', () => {
+      const objs = objects(dir);
+      const [g] = gatewaysOf(dir);
+      const pod = g!.pod;
+      const ns = g!.workload.metadata.namespace;
+      const sa = objs.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === pod.serviceAccountName);
+      expect(sa, `ServiceAccount ${pod.serviceAccountName}`).toBeDefined();
+      expect(sa!.metadata.namespace).toBe(ns);
+      expect(sa!.automountServiceAccountToken).toBe(false); // only the Pod that needs it mounts the token
+      const bindings = objs.filter(
+        (o) => o.kind === 'RoleBinding' && (o.subjects as any[]).some((s) => s.kind === 'ServiceAccount' && s.name === sa!.metadata.name && s.namespace === ns),
+      );
+      expect(bindings).toHaveLength(1);
+      const roleRef = bindings[0]!.roleRef as { kind: string; name: string };
+      expect(roleRef.kind).toBe('Role');
+      const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === roleRef.name);
+      expect(role?.metadata.namespace).toBe(ns);
+      expect(role!.rules).toEqual([{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+      expect(objs.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
     });
 
     it('2+ replicas through an HPA on CPU 70%, a PDB, spread over nodes and zones', () => {

@@ -228,7 +228,7 @@ export class K8sResolver implements Resolver {
     if (error.code === 403) {
       return (
         `403 Forbidden: may not read ${what} (${error.message}); RBAC: grant the gateway's service account ` +
-        `get, list and watch on endpointslices (API group discovery.k8s.io) in namespace ${this.o.namespace}, see k8s/base/rbac.yaml`
+        `get, list and watch on endpointslices (API group discovery.k8s.io) in namespace ${this.o.namespace} (a Role and a RoleBinding)`
       );
     }
     return `${error.code}${error.reason ? ` ${error.reason}` : ''} from the Kubernetes API reading ${what}: ${error.message}`;
