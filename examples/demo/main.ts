@@ -2,7 +2,8 @@
 //
 // It starts, as separate processes: example Pods (examples/echo-pod) on 127.0.0.2, 127.0.0.3, ...
 // all on one port like real Pod IPs; a DNS server (examples/headless-dns) answering for their
-// headless Service; and the gateway itself (`node dist/cli.js --upstream dns:///...`). Then one
+// headless Service — or, with --discovery k8s, the API-server stand-in (examples/kube-api) serving
+// their EndpointSlice; and the gateway itself (`node dist/cli.js --upstream dns:///...|k8s:///...`). Then one
 // gRPC-Web client (connect-web) calls Echo in a loop over ONE keep-alive connection — the client
 // a ClusterIP Service would pin to one Pod — while the Service goes from 1 Pod to 5 and then
 // through a rolling update. A table shows where the calls land; the gateway's dashboard and the
@@ -19,9 +20,9 @@ import { parseDuration } from '../../src/config/parse-values.js';
 import { startAppServer, type AppServer } from './app-server.js';
 import { Children, ROOT } from './children.js';
 import { startEchoLoop, type EchoLoop } from './client.js';
+import { DISCOVERY_KINDS, startDiscovery, type Discovery, type DiscoveryKind } from './discovery.js';
 import { num, renderFrame, type PodRow, type PodState } from './render.js';
 
-const SERVICE = 'echo-headless.demo.svc.cluster.local';
 const HELP = `Usage: npm run demo -- [FLAGS]
        node --import tsx examples/demo/main.ts [FLAGS]
 
@@ -29,6 +30,9 @@ Starts example Pods, a DNS server for their headless Service, the gateway and a 
 (one keep-alive connection) on loopback; scales the Service from 1 Pod to 5, then rolls them, and
 shows where the calls land. Everything it starts, it stops (at the end, or on Ctrl-C).
 
+  --discovery dns|k8s  how the gateway finds the Pods: dns:/// (a headless Service's records, TTL 1s,
+                       re-resolved every 1s) or k8s:/// (EndpointSlices watched on an API-server
+                       stand-in) (default dns)
   --duration DURATION  how long to run (default 60s)
   --forever            run until Ctrl-C, rolling the Pods again every 30s
   --pods N             Pods after the scale-out (default 5)
@@ -43,6 +47,7 @@ shows where the calls land. Everything it starts, it stops (at the end, or on Ct
 `;
 
 interface Options {
+  discovery: DiscoveryKind;
   durationMs: number;
   forever: boolean;
   pods: number;
@@ -59,6 +64,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
+      discovery: { type: 'string', default: 'dns' },
       duration: { type: 'string', default: '60s' },
       forever: { type: 'boolean', default: false },
       pods: { type: 'string', default: '5' },
@@ -86,7 +92,11 @@ function parseOptions(argv: string[]): Options | 'help' {
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag}: '${text}' is not an integer in ${min}..${max}`);
     return n;
   };
+  if (!DISCOVERY_KINDS.includes(values.discovery as DiscoveryKind)) {
+    throw new Error(`--discovery: '${values.discovery}' is not one of ${DISCOVERY_KINDS.join(', ')}`);
+  }
   const o: Options = {
+    discovery: values.discovery as DiscoveryKind,
     durationMs: duration('duration', values.duration!),
     forever: values.forever!,
     pods: int('pods', values.pods!, 1, 50),
@@ -217,6 +227,7 @@ async function run(o: Options): Promise<number> {
   process.on('SIGHUP', onSignal);
 
   let app: AppServer | undefined;
+  let discovery: Discovery | undefined;
   let client: EchoLoop | undefined;
   let renderTimer: NodeJS.Timeout | undefined;
   const pods: Pod[] = [];
@@ -230,8 +241,8 @@ async function run(o: Options): Promise<number> {
   try {
     const { appBuilt } = buildIfNeeded(out);
 
-    // -- DNS, the first Pod, the gateway -------------------------------------------------------
-    const dns = await children.startDns();
+    // -- discovery (DNS or the API server), the first Pod, the gateway ------------------------
+    const found = (discovery = await startDiscovery(o.discovery, children));
     let podCount = 0;
     let podPort = 0;
     const startPod = async (): Promise<Pod> => {
@@ -273,8 +284,9 @@ async function run(o: Options): Promise<number> {
       return pod;
     };
     const inDns = (): Pod[] => pods.filter((p) => p.joinedAt !== undefined && p.leftAt === undefined);
+    const leaving = (): Pod[] => pods.filter((p) => p.leftAt !== undefined && p.state !== 'gone');
     const publish = async (): Promise<void> => {
-      await dns.set(SERVICE, inDns().map((p) => p.address.slice(0, p.address.lastIndexOf(':'))), 1);
+      await found.publish(inDns().map((p) => p.address), leaving().map((p) => p.address));
     };
 
     const firstPod = await startPod();
@@ -287,9 +299,7 @@ async function run(o: Options): Promise<number> {
       portOrAny('127.0.0.1', o.appPort),
     ]);
     const gatewayArgs = [
-      '--upstream', `dns:///${SERVICE}:${podPort}`,
-      '--dns-server', `127.0.0.1:${dns.port}`,
-      '--resolve-interval', '1s',
+      ...found.gatewayArgs(podPort),
       '--listen', `127.0.0.1:${httpPort}`,
       '--admin', `127.0.0.1:${adminPort}`,
       // The demo stops its client before the gateway, so there is nothing to wait for; and one log
@@ -301,7 +311,8 @@ async function run(o: Options): Promise<number> {
     const gatewayEvents = (e: Record<string, unknown>): void => {
       const ep = typeof e.endpoint === 'string' ? e.endpoint : '';
       if (e.msg === 'Pod added') event(`gateway: ${ep} added to the pool`);
-      else if (e.msg === 'Pod left DNS; draining') event(`gateway: ${ep} left DNS, draining (${String(e.inFlight)} in flight)`);
+      else if (e.msg === 'Pod left discovery; draining') event(`gateway: ${ep} left ${found.where}, draining (${String(e.inFlight)} in flight)`);
+      else if (e.msg === 'Pod is terminating; draining') event(`gateway: ${ep} is terminating, draining (${String(e.inFlight)} in flight)`);
       else if (e.msg === 'Pod removed') event(`gateway: ${ep} removed`);
       else if (e.msg === 'Pod state' && e.state === 'READY') event(`gateway: ${ep} READY`);
       else if (typeof e.level === 'number' && e.level >= 40) event(`gateway ${e.level >= 50 ? 'error' : 'warning'}: ${String(e.msg)} ${ep}`);
@@ -333,11 +344,11 @@ async function run(o: Options): Promise<number> {
       `  gRPC-Web    ${gateway.httpUrl}`,
       `  dashboard   ${gateway.adminUrl}/`,
       appUrl ? `  browser app ${appUrl}   (official grpc-web client, another origin: real CORS)` : '  browser app (not built: examples/browser-app is missing)',
-      `  DNS         127.0.0.1:${dns.port} (pid ${dns.pid}) answers ${SERVICE} with one A record per Pod`,
+      `  ${found.describe}`,
       `  plan        ${plan}`,
     ];
     for (const line of header) out(line);
-    out(`  pids        dns ${dns.pid}, gateway ${gateway.pid}, pod ${firstPod.address} ${firstPod.pid}`);
+    out(`  pids        ${found.pids}, gateway ${gateway.pid}, pod ${firstPod.address} ${firstPod.pid}`);
     out();
 
     // -- the client and the table --------------------------------------------------------------
@@ -373,7 +384,7 @@ async function run(o: Options): Promise<number> {
     const checkTraffic = (): void => {
       if (scaleOut && scaleOut.allTrafficS === undefined && scaleOut.pods.every((p) => stats.firstCall.has(p.address))) {
         scaleOut.allTrafficS = Math.max(...scaleOut.pods.map((p) => (stats.firstCall.get(p.address)! - scaleOut!.at) / 1000));
-        event(`every new Pod has traffic: the last one ${scaleOut.allTrafficS.toFixed(1)} s after the DNS change`);
+        event(`every new Pod has traffic: the last one ${scaleOut.allTrafficS.toFixed(1)} s after the change in ${found.where}`);
       }
       for (const r of rolled) {
         const first = stats.firstCall.get(r.pod.address);
@@ -448,7 +459,7 @@ async function run(o: Options): Promise<number> {
       for (const p of added) p.joinedAt = at;
       await publish();
       scaleOut = { at, pods: added };
-      event(`DNS: ${SERVICE} now has ${inDns().length} Pods (+ ${added.map((p) => p.address).join(', ')})`);
+      event(`${found.where}: now ${inDns().length} Pods (+ ${added.map((p) => p.address).join(', ')})`);
       announce(added);
       phase = 'scaled out';
 
@@ -466,18 +477,19 @@ async function run(o: Options): Promise<number> {
           fresh.joinedAt = Date.now();
           await publish();
           rolled.push({ pod: fresh });
-          event(`DNS: + ${fresh.address} (replaces ${victim.address})`);
+          event(`${found.where}: + ${fresh.address} (replaces ${victim.address})`);
           announce([fresh]);
           await sleep(1000, stop);
           if (stop.aborted) return;
           victim.leftAt = Date.now();
           victim.state = 'draining';
           await publish();
-          event(`DNS: - ${victim.address}; SIGTERM in 2 s`);
+          event(`${found.where}: - ${victim.address}${o.discovery === 'k8s' ? ' (terminating)' : ''}; SIGTERM in 2 s`);
           // Like a Pod's preStop grace: the gateway re-resolves every 1 s, then it stops gracefully.
           stopping.push(
             sleep(2000, stop).then(async () => {
               await victim.stop();
+              await publish(); // an EndpointSlice drops the endpoint once the Pod is gone
               event(`Pod ${victim.address} stopped (pid ${victim.pid})`);
             }),
           );
@@ -503,6 +515,7 @@ async function run(o: Options): Promise<number> {
     await scenarioSettled;
 
     // -- the end: stop the client, last table, summary ----------------------------------------
+    const clientStoppedAt = Date.now();
     await client.stop();
     client = undefined;
     clearInterval(renderTimer);
@@ -521,7 +534,7 @@ async function run(o: Options): Promise<number> {
     out(`  client         1 gRPC-Web client, ${stats.connections} keep-alive connection${stats.connections === 1 ? '' : 's'} to the gateway`);
     if (scaleOut) {
       if (scaleOut.allTrafficS !== undefined) {
-        out(`  scale-out      1 → ${o.pods} Pods: every new Pod had traffic ${scaleOut.allTrafficS.toFixed(1)} s after it was added to DNS`);
+        out(`  scale-out      1 → ${o.pods} Pods: every new Pod had traffic ${scaleOut.allTrafficS.toFixed(1)} s after it was added to ${found.where}`);
       } else {
         const missing = scaleOut.pods.filter((p) => !stats.firstCall.has(p.address)).map((p) => p.address);
         out(`  scale-out      1 → ${o.pods} Pods: ${missing.length} new Pod(s) never got traffic: ${missing.join(', ')}`);
@@ -533,7 +546,8 @@ async function run(o: Options): Promise<number> {
     if (rolled.length > 0) {
       const got = rolled.filter((r) => r.trafficS !== undefined);
       const slowest = Math.max(0, ...got.map((r) => r.trafficS!));
-      const missing = rolled.filter((r) => r.trafficS === undefined && !wasInterrupted);
+      // A replacement that joined in the last second of the run may simply not have had its turn yet.
+      const missing = rolled.filter((r) => r.trafficS === undefined && !wasInterrupted && clientStoppedAt - r.pod.joinedAt! > 1000);
       out(
         `  rolling update ${rolled.length} Pod(s) replaced one by one; each new one had traffic within ${slowest.toFixed(1)} s` +
           (missing.length > 0 ? `; ${missing.length} never did: ${missing.map((r) => r.pod.address).join(', ')}` : ''),
@@ -549,7 +563,7 @@ async function run(o: Options): Promise<number> {
         p === firstPod
           ? 'the first Pod'
           : first !== undefined
-            ? `first call ${((first - p.joinedAt!) / 1000).toFixed(1).padStart(4)} s after joining DNS`
+            ? `first call ${((first - p.joinedAt!) / 1000).toFixed(1).padStart(4)} s after joining ${found.where}`
             : 'no calls';
       out(`    ${p.address.padEnd(18)} ${num(stats.perPod.get(p.address) ?? 0).padStart(9)} calls   ${after}`);
     }
@@ -569,6 +583,7 @@ async function run(o: Options): Promise<number> {
     await client?.stop().catch(() => {});
     await app?.close();
     await children.stopAll();
+    await discovery?.close();
     const pids = children.started.map((c) => c.pid);
     const left = pids.filter((pid) => {
       try {

@@ -58,25 +58,32 @@ async function clickCallEcho(appUrl: string, calls: number): Promise<{ summary: 
   }
 }
 
+/** The demo as a child process, on free ports; `onOutput` sees its stdout and stderr so far. */
+function spawnDemo(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'examples/demo/main.ts', ...args, '--http-port', '0', '--admin-port', '0', '--app-port', '0'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  let listener: (out: string, err: string) => void = () => {};
+  child.stdout.on('data', (d: Buffer) => listener((out += d.toString()), err));
+  child.stderr.on('data', (d: Buffer) => listener(out, (err += d.toString())));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, onOutput: (fn: typeof listener) => void (listener = fn) };
+}
+
 describe('npm run demo', () => {
   it(
     'scales out and rolls with every Pod getting traffic, no failed call, and stops everything it started' +
       '; the browser app spreads its calls too',
     async () => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import', 'tsx', 'examples/demo/main.ts',
-          '--duration', '25s', '--scale-at', '4s', '--roll-at', '8s',
-          '--http-port', '0', '--admin-port', '0', '--app-port', '0',
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const demo = spawnDemo(['--duration', '25s', '--scale-at', '4s', '--roll-at', '8s']);
+      const { child, exited } = demo;
       let out = '';
       let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      demo.onOutput((o, e) => ([out, err] = [o, e]));
       try {
         // Once the header is out, what it points at must work: the app page and its bundle, the
         // gateway's CORS answer to that page's origin, the dashboard.
@@ -175,5 +182,31 @@ describe('npm run demo', () => {
     },
     // The demo's own 25 s, plus room for its start and stop on a loaded machine.
     180_000,
+  );
+
+  it(
+    '--discovery k8s: the same experiment with the gateway watching EndpointSlices on the API-server stand-in',
+    async () => {
+      const demo = spawnDemo(['--discovery', 'k8s', '--duration', '20s', '--scale-at', '4s', '--roll-at', '8s']);
+      let out = '';
+      let err = '';
+      demo.onOutput((o, e) => ([out, err] = [o, e]));
+      const code = await demo.exited;
+      expect(err).toBe('');
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/--upstream k8s:\/\/\/echo-headless\.demo:grpc --kubeconfig \S+/);
+      expect(out).toMatch(/k8s API {5}https:\/\/127\.0\.0\.1:\d+ \(a stand-in, in this process\)/);
+      expect(out).toMatch(/scale-out {6}1 → 5 Pods: every new Pod had traffic \d+\.\d s after it was added to the EndpointSlice/);
+      expect(match(out, /\n {2}calls {10}[\d,]+ \([\d,]+\/s\), failed (\d+)/)).toBe('0');
+      const rolled = Number(match(out, /rolling update (\d+) Pod\(s\) replaced/));
+      expect(rolled).toBeGreaterThanOrEqual(1);
+      // The replaced Pod was listed terminating, and the gateway drained it as such.
+      expect(out).toMatch(/gateway: 127\.0\.0\.2:\d+ is terminating, draining/);
+      expect(out).not.toContain('PROBLEMS');
+      expect(out).toContain('still running: none');
+      const pids = match(out, /stopped {8}\d+ child processes \(pids ([\d ]+)\)/).split(' ').map(Number);
+      expect(pids.filter(alive)).toEqual([]);
+    },
+    120_000,
   );
 });
