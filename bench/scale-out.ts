@@ -1,7 +1,7 @@
 // The scale-out experiment of the seed article ("does gRPC load-balance when Kubernetes scales out?")
 // as a figure, for the gateway and for a ClusterIP-style baseline measured in the same run.
 //
-//   node --import tsx bench/scale-out.ts [--pods 5] [--resolve-interval-ms 1000] [--calls 1000] [--watch-ms 5000]
+//   node --import tsx bench/scale-out.ts [--pods 5] [--resolve-interval-ms 1000] [--calls 1000] [--watch-ms 5000] [--no-discovery]
 //
 // Both cases: one client with ONE connection calls Echo in a loop (one call at a time). The headless
 // Service (a DNS server) lists 1 Pod, then 5. We record, for each new Pod, the seconds from the DNS
@@ -11,8 +11,14 @@
 //     it learns from the same DNS, like kube-proxy) → Pods;
 //   - gateway:  connect-web gRPC-Web binary client over one HTTP/1.1 keep-alive connection → gateway
 //     (dns:/// upstream, round-robin) → Pods.
+// Then time-to-traffic by how the gateway discovers the Pods, in the same run and for the same Pods:
+//   - dns:/// behind a DNS cache that keeps answers 30 s (Debian's dnsmasq as a forwarder, the
+//     cache GKE's kube-dns puts in front of its records; NodeLocal DNSCache does the same), the
+//     scale-out landing just after the cache was filled: the wait a Pod can have on such clusters;
+//   - k8s:/// watching the Service's EndpointSlices on the API-server stand-in (examples/kube-api).
 // Pods are real processes (examples/echo-pod), on 127.0.0.2.. one port. Bounded: a few seconds per
-// phase, < 60 s overall. Prints a Markdown table and writes bench/results/scale-out.json.
+// phase (the 30 s cache case up to 45 s), < 2 min overall. Prints Markdown tables and writes
+// bench/results/scale-out.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,12 +26,14 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ECHO_PROTO_PATH } from '../examples/echo-pod/server.js';
-import { startHeadlessDns, type HeadlessDns } from '../examples/headless-dns/server.js';
+import { startHeadlessDns } from '../examples/headless-dns/server.js';
+import { startStandIn } from '../examples/kube-api/setup.js';
 import { loadConfig } from '../src/config/index.js';
 import { startGateway } from '../src/gateway.js';
 import { spawnPod, type PodProcess } from '../test/support/pod-process.js';
 import { freePort, podAddresses } from '../test/support/ports.js';
 import { connectCall, connectWebEcho, now, oneConnectionFetch, spread, type CallFn } from '../test/support/load.js';
+import { startDnsCache } from './lib/dns-cache.js';
 import { startL4Proxy } from './lib/l4-proxy.js';
 
 export interface ScaleOutOptions {
@@ -43,6 +51,8 @@ export interface ScaleOutOptions {
   firstOctet?: number;
   /** Progress lines on stderr. Default false. */
   verbose?: boolean;
+  /** Also time-to-traffic for dns:/// behind a 30 s DNS cache vs k8s:/// (adds up to ~50 s). Default true. */
+  discovery?: boolean;
 }
 
 export interface CaseResult {
@@ -76,7 +86,12 @@ export interface ScaleOutResult {
   podAddresses: string[];
   baseline: CaseResult;
   gateway: CaseResult;
+  /** Time-to-traffic by discovery (absent with discovery: false). */
+  discovery?: { dnsCacheTtlSeconds: number; dnsCached: CaseResult; k8s: CaseResult };
 }
+
+/** TTL of the cached DNS answers in the discovery comparison (kube-dns, kubeadm's old CoreDNS, NodeLocal DNSCache). */
+const CACHE_TTL_S = 30;
 
 /** Upper bound of the measuring phase of each case. */
 const MEASURE_MAX_MS = 15_000;
@@ -92,16 +107,15 @@ interface Phase {
 }
 
 /**
- * The experiment against one front: `call` makes one call and returns the Pod. DNS lists the first
- * Pod, `warmup` calls are made, DNS then lists all Pods; calls go on until every new Pod had one or
- * watchMs passed; then `measure` more calls are counted per Pod.
+ * The experiment against one front: `call` makes one call and returns the Pod. Discovery lists the
+ * first Pod, `warmup` calls are made, `scaleOut()` then lists all Pods; calls go on until every new
+ * Pod had one or watchMs passed; then `measure` more calls are counted per Pod.
  */
 async function experiment(
   call: CallFn,
-  dns: HeadlessDns,
-  name: string,
+  scaleOut: () => void,
   pods: string[],
-  o: { warmup: number; measure: number; watchMs: number; hosts: string[] },
+  o: { warmup: number; measure: number; watchMs: number },
 ): Promise<Phase> {
   let seq = 0;
   let failed = 0;
@@ -117,7 +131,7 @@ async function experiment(
   for (let i = 0; i < o.warmup && now() - tWarm < 5_000; i++) await one();
 
   const tScale = now();
-  dns.setRecords(name, o.hosts, 30);
+  scaleOut();
   const first = new Map<string, number>();
   const newPods = pods.slice(1);
   const maxCalls = 200_000; // bound, whatever happens
@@ -207,7 +221,7 @@ export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutR
     cleanups.push(() => proxy.close());
     const grpcClient = grpcEchoClient(proxy.address);
     cleanups.push(() => grpcClient.close());
-    const basePhase = await experiment(grpcClient.call, dns, baseName, addresses, { warmup, measure, watchMs, hosts: ips });
+    const basePhase = await experiment(grpcClient.call, () => dns.setRecords(baseName, ips, 30), addresses, { warmup, measure, watchMs });
     const baseline = caseResult(
       'ClusterIP-style L4 proxy (one Pod per connection, random)',
       'grpc-js, one channel',
@@ -234,15 +248,11 @@ export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutR
       ],
       {},
     );
-    if (!('config' in loaded)) throw new Error('loadConfig gave no config');
-    const gw = await startGateway(loaded.config, { logger: false });
-    cleanups.push(() => gw.close());
-    const deadline = now() + 5_000;
-    while (!gw.pools[0]!.isReady() && now() < deadline) await sleep(20);
+    const gw = await readyGateway(loaded, cleanups);
     const conn = oneConnectionFetch(gw.httpUrl);
     cleanups.push(() => conn.close());
     const gwCall = connectCall(connectWebEcho(gw.httpUrl, conn.fetch));
-    const gwPhase = await experiment(gwCall, dns, gwName, addresses, { warmup, measure, watchMs, hosts: ips });
+    const gwPhase = await experiment(gwCall, () => dns.setRecords(gwName, ips, 30), addresses, { warmup, measure, watchMs });
     const gateway = caseResult(
       `grpc-web-gateway (dns:/// upstream, round-robin, --resolve-interval ${intervalMs}ms)`,
       'connect-web gRPC-Web binary, one keep-alive connection',
@@ -251,7 +261,52 @@ export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutR
       conn.connectionsOpened(),
     );
 
+    let discovery: ScaleOutResult['discovery'];
+    if (opts.discovery !== false) {
+      // ---- the same scale-out, by discovery: dns:/// behind a 30 s cache vs k8s:/// ---------------
+      const few = { warmup: 50, measure: 200 };
+      const cachedName = 'echo-cached.bench.svc.cluster.local';
+      dns.setRecords(cachedName, [ips[0]!], CACHE_TTL_S);
+      const cache = await startDnsCache(dns.address, cachedName);
+      cleanups.push(() => cache.close());
+      const cachedGw = await readyGateway(
+        loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', `dns:///${cachedName}:${podPort}`,
+          '--dns-server', `127.0.0.1:${cache.address.port}`, '--resolve-interval', `${intervalMs}ms`, '--log-level', 'warn'], {}),
+        cleanups,
+      );
+      // The cache was filled just now (its start probe and the gateway's first lookup): the records
+      // change right after, the worst phase of the TTL and the one a scale-out after a quiet period meets.
+      const cachedPhase = await experiment(
+        connectCall(connectWebEcho(cachedGw.httpUrl)),
+        () => dns.setRecords(cachedName, ips, CACHE_TTL_S),
+        addresses,
+        { ...few, watchMs: (CACHE_TTL_S + 15) * 1000 },
+      );
+      log(`dns:/// behind a ${CACHE_TTL_S} s cache: ${JSON.stringify(cachedPhase.secondsToTrafficPerPod)}`);
+
+      const kube = await startStandIn();
+      cleanups.push(() => kube.close());
+      const slice = (hosts: string[]) =>
+        kube.api.apply({ name: 'echo-k8s-1', namespace: 'bench', service: 'echo-k8s', ports: [{ name: 'grpc', port: podPort }],
+          endpoints: hosts.map((ip) => ({ ip, ready: true })) });
+      slice([ips[0]!]);
+      const k8sGw = await readyGateway(
+        loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', 'k8s:///echo-k8s.bench:grpc',
+          '--kubeconfig', kube.kubeconfig, '--log-level', 'warn'], {}),
+        cleanups,
+      );
+      const k8sPhase = await experiment(connectCall(connectWebEcho(k8sGw.httpUrl)), () => slice(ips), addresses, { ...few, watchMs });
+      log(`k8s:///: ${JSON.stringify(k8sPhase.secondsToTrafficPerPod)}`);
+      const client = 'connect-web gRPC-Web binary';
+      discovery = {
+        dnsCacheTtlSeconds: CACHE_TTL_S,
+        dnsCached: caseResult(`dns:/// behind a ${CACHE_TTL_S} s DNS cache (dnsmasq), --resolve-interval ${intervalMs}ms`, client, cachedPhase, addresses, 1),
+        k8s: caseResult('k8s:/// (EndpointSlice watch, API-server stand-in)', client, k8sPhase, addresses, 1),
+      };
+    }
+
     return {
+      discovery,
       date: new Date().toISOString(),
       node: process.version,
       cpus: os.cpus().length,
@@ -268,6 +323,16 @@ export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutR
     await Promise.all(pods.map((p) => p.stop()));
     await dns.close();
   }
+}
+
+/** An in-process gateway from `loaded`, once its upstream has a Pod in rotation (at most 5 s). */
+async function readyGateway(loaded: ReturnType<typeof loadConfig>, cleanups: Array<() => unknown>) {
+  if (!('config' in loaded)) throw new Error('loadConfig gave no config');
+  const gw = await startGateway(loaded.config, { logger: false });
+  cleanups.push(() => gw.close());
+  const deadline = now() + 5_000;
+  while (!gw.pools[0]!.isReady() && now() < deadline) await sleep(20);
+  return gw;
 }
 
 // ---- report ----------------------------------------------------------------------------------------
@@ -290,6 +355,19 @@ export function markdownTable(r: ScaleOutResult): string {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     row(r.baseline),
     row(r.gateway),
+    ...(r.discovery
+      ? [
+          '',
+          `Time-to-traffic by discovery, same Pods, same run: the scale-out lands just after the DNS cache was filled (the longest wait a ${r.discovery.dnsCacheTtlSeconds} s cache gives); ` +
+            'the EndpointSlice is updated at the same point of the experiment.',
+          '',
+          '| discovery | every new Pod had traffic after | per new Pod (s) | failed |',
+          '|---|---|---|---|',
+          ...[r.discovery.dnsCached, r.discovery.k8s].map(
+            (c) => `| ${c.name} | ${secs(c.secondsToAllPods)} | ${c.secondsToTrafficPerPod.map((t) => (t === null ? '∞' : t.toFixed(2))).join(' / ')} | ${c.failedCalls} |`,
+          ),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -301,6 +379,7 @@ async function main(): Promise<void> {
       calls: { type: 'string' },
       'watch-ms': { type: 'string' },
       quiet: { type: 'boolean', default: false },
+      'no-discovery': { type: 'boolean', default: false },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -310,6 +389,7 @@ async function main(): Promise<void> {
     measureCalls: num(values.calls),
     watchMs: num(values['watch-ms']),
     verbose: !values.quiet,
+    discovery: !values['no-discovery'],
   });
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -319,9 +399,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const guard = setTimeout(() => {
-    process.stderr.write('scale-out: did not finish within 90 s\n');
+    process.stderr.write('scale-out: did not finish within 180 s\n');
     process.exit(2);
-  }, 90_000);
+  }, 180_000);
   guard.unref();
   main().then(
     () => process.exit(0),
