@@ -27,6 +27,12 @@ export interface EndpointEvents {
   onTlsFailure(endpoint: Endpoint, failure: TlsFailure, error: string): void;
 }
 
+/**
+ * Bound on the one TLS handshake tried with a Pod that hung up on plaintext; generous, since a
+ * probe cut short on a busy machine would leave the failure unexplained for its whole streak.
+ */
+const TLS_PROBE_TIMEOUT_MS = 5000;
+
 /** Unanswered checks in a row that take a Pod out of rotation (one NOT_SERVING is enough). */
 const UNHEALTHY_AFTER = 2;
 
@@ -186,7 +192,7 @@ export class Endpoint {
     const { host, port } = this.settings;
     const tls = this.settings.tls.enabled;
     let failure = tlsFailureOf(error, tls);
-    if (!failure && !tls && mayExpectTls(error) && (await speaksTls(host, port, this.settings.healthCheckTimeoutMs))) {
+    if (!failure && !tls && mayExpectTls(error) && (await speaksTls(host, port, TLS_PROBE_TIMEOUT_MS))) {
       failure = EXPECTS_TLS;
     }
     if (!failure || this.closed || this.tlsProblem || this.current === 'READY') return;
