@@ -78,6 +78,19 @@ export interface UpstreamOptions {
   /** Active health checks (grpc.health.v1 Check) per Pod; 0 = off. */
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;
+  /** TLS to every Pod (--upstream-tls and friends); null: plaintext HTTP/2. */
+  tls: UpstreamTlsConfig | null;
+}
+
+/** How the gateway speaks TLS to Pods. PEM bytes were read and checked at start. */
+export interface UpstreamTlsConfig {
+  /** CA bundle Pods are verified against; null: Node's bundled public CAs (and NODE_EXTRA_CA_CERTS). */
+  ca: Buffer | null;
+  /** Client certificate chain and key for mTLS; both or neither. */
+  cert: Buffer | null;
+  key: Buffer | null;
+  /** SNI and the name verified in each Pod's certificate; null: the target's host name. */
+  serverName: string | null;
 }
 
 /** --retry-on and friends: like a gRPC service config's retryPolicy, for idempotent methods only. */

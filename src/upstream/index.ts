@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import { PodPool } from './pool.js';
 import { DnsResolver, StaticResolver } from './resolver/index.js';
 import { Router } from './router.js';
+import { channelCredentials } from './tls.js';
 import type { Resolver } from './types.js';
 
 export type * from './types.js';
@@ -31,6 +32,7 @@ function resolverFor(target: TargetSpec, config: Config, logger: Logger): Resolv
  */
 export function buildUpstreams(config: Config, logger: Logger): { router: Router; pools: PodPool[] } {
   const pools = new Map<string, PodPool>();
+  const credentials = channelCredentials(config.upstreamOptions.tls);
   const poolFor = (target: TargetSpec): PodPool => {
     let pool = pools.get(target.text);
     if (!pool) {
@@ -39,6 +41,7 @@ export function buildUpstreams(config: Config, logger: Logger): { router: Router
         target,
         resolver: resolverFor(target, config, logger),
         options: config.upstreamOptions,
+        credentials,
         maxMessageBytes: config.limits.maxMessageBytes,
         logger,
       });

@@ -64,6 +64,7 @@ describe('defaults', () => {
         podDrainTimeoutMs: 30_000,
         healthCheckIntervalMs: 10_000,
         healthCheckTimeoutMs: 2000,
+        tls: null,
       },
       dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf', family: 'any' },
       shutdown: { delayMs: 5000, drainTimeoutMs: 30_000 },
@@ -207,6 +208,7 @@ describe('every flag reaches its field', () => {
       podDrainTimeoutMs: 45_000,
       healthCheckIntervalMs: 0,
       healthCheckTimeoutMs: 500,
+      tls: null,
     });
     expect(c.dns).toEqual({
       servers: [

@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { helpText, loadConfig, settingsTable } from '../../../src/config/index.js';
+import { makeCa, makeCert } from '../../support/tls.js';
+
+// File settings are read at load time: give them real PEM files, made for this run.
+const pemDir = mkdtempSync(join(tmpdir(), 'gwg-settings-'));
+afterAll(() => rmSync(pemDir, { recursive: true, force: true }));
+const testCa = await makeCa(pemDir);
+const clientCert = await makeCert(testCa, { cn: 'gateway', client: true });
 
 describe('settings table', () => {
   const rows = settingsTable();
@@ -110,10 +120,18 @@ const sample: Record<string, string> = {
   '--retry-backoff': '10ms',
   '--retry-max-backoff': '1s',
   '--retry-budget': '30%',
+  '--upstream-tls': 'true',
+  '--upstream-ca': testCa.cert,
+  '--upstream-cert': clientCert.cert,
+  '--upstream-key': clientCert.key,
+  '--upstream-server-name': 'echo-headless.demo.svc',
 };
 
 /** Settings that are only valid with another one beside them. */
 const companions: Record<string, string[]> = {
   '--retry-on': ['--retry-methods', '/a.B/'],
   '--retry-methods': ['--retry-on', 'unavailable'],
+  '--upstream-cert': ['--upstream-key', clientCert.key],
+  '--upstream-key': ['--upstream-cert', clientCert.cert],
+  '--upstream-server-name': ['--upstream-tls'],
 };
