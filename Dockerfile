@@ -16,7 +16,7 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs ./scripts/bundle.mjs
+COPY scripts/bundle.mjs scripts/assets.mjs ./scripts/
 COPY src ./src
 # The npm cache lives in a BuildKit cache mount: reused between builds, never in a layer.
 RUN --mount=type=cache,target=/root/.npm npm ci

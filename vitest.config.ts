@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
+// @ts-expect-error: a plain ES module without type declarations
+import { viteAssets } from './scripts/assets.mjs';
 
 export default defineConfig({
+  // src/ imports the dashboard's files as text, as the esbuild bundle does.
+  plugins: [viteAssets],
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

@@ -29,12 +29,13 @@ import { ECHO_PROTO_PATH } from '../examples/echo-pod/server.js';
 import { startHeadlessDns } from '../examples/headless-dns/server.js';
 import { startStandIn } from '../examples/kube-api/setup.js';
 import { loadConfig } from '../src/config/index.js';
-import { startGateway } from '../src/gateway.js';
 import { spawnPod, type PodProcess } from '../test/support/pod-process.js';
 import { freePort, podAddresses } from '../test/support/ports.js';
 import { connectCall, connectWebEcho, now, oneConnectionFetch, spread, type CallFn } from '../test/support/load.js';
 import { startDnsCache } from './lib/dns-cache.js';
 import { startL4Proxy } from './lib/l4-proxy.js';
+
+const GATEWAY_BUNDLE = new URL('../dist/gateway.js', import.meta.url).href;
 
 export interface ScaleOutOptions {
   /** Pods after the scale-out (before: 1). Default 5. */
@@ -328,6 +329,9 @@ export async function runScaleOut(opts: ScaleOutOptions = {}): Promise<ScaleOutR
 /** An in-process gateway from `loaded`, once its upstream has a Pod in rotation (at most 5 s). */
 async function readyGateway(loaded: ReturnType<typeof loadConfig>, cleanups: Array<() => unknown>) {
   if (!('config' in loaded)) throw new Error('loadConfig gave no config');
+  // The gateway as users run it: the built bundle (dist/ inlines the dashboard's page files,
+  // which tsx cannot load from src/).
+  const { startGateway } = (await import(GATEWAY_BUNDLE)) as typeof import('../src/gateway.js');
   const gw = await startGateway(loaded.config, { logger: false });
   cleanups.push(() => gw.close());
   const deadline = now() + 5_000;

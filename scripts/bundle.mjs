@@ -10,6 +10,7 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { esbuildAssets } from './assets.mjs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -40,5 +41,7 @@ await build({
   // The dependencies are CommonJS and call require() for Node's built-ins, which an ES module
   // does not have: give every output file one.
   banner: { js: "import { createRequire as __gwgCreateRequire } from 'node:module'; const require = __gwgCreateRequire(import.meta.url);" },
+  // The dashboard's page.html, page.css and browser script, inlined as text (see assets.mjs).
+  plugins: [esbuildAssets],
   logLevel: 'warning',
 });

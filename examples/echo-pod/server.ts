@@ -30,6 +30,8 @@ export interface EchoPodOptions {
   host: string;
   /** 0 = pick a free port. */
   port: number;
+  /** Default: plaintext. */
+  credentials?: grpc.ServerCredentials;
 }
 
 /** Wire shape of the messages as @grpc/proto-loader gives them (keepCase, defaults). */
@@ -213,7 +215,7 @@ export async function startEchoPod(opts: EchoPodOptions): Promise<EchoPod> {
 
   server.addService(echoService(), handlers);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatAddress(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(formatAddress(opts.host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     );
   });

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Upstream } from '../upstream/types.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { DASHBOARD_HTML } from './dashboard/index.js';
 import { endpointsView, type EndpointsView } from './endpoints.js';
 import { GatewayMetrics } from './metrics.js';
 

@@ -1,8 +1,9 @@
 // The rules that involve several settings, and the assembly of the typed Config.
 import { ConfigError, fail } from './errors.js';
 import { formatDuration } from './parse-values.js';
+import { keyMatchesCertificate } from './pem-files.js';
 import { S, type Setting } from './settings.js';
-import type { Config, RouteConfig } from './types.js';
+import type { Config, RouteConfig, UpstreamTlsConfig } from './types.js';
 
 /** Parsed values per setting, as buildConfig reads them (./load.ts fills it). */
 export interface ResolvedSettings {
@@ -135,6 +136,7 @@ export function buildConfig(r: ResolvedSettings): Config {
       healthCheckIntervalMs: r.one(S.healthCheckInterval),
       healthCheckTimeoutMs: r.one(S.healthCheckTimeout),
       preferZone,
+      tls: upstreamTls(r),
     },
     dns: {
       servers: r.all(S.dnsServer),
@@ -153,4 +155,23 @@ export function buildConfig(r: ResolvedSettings): Config {
     trustProxy: r.one(S.trustProxy),
     workers: r.one(S.workers),
   };
+}
+
+/** --upstream-tls and the files that imply it; null when the Pods are spoken to in plaintext. */
+function upstreamTls(r: ResolvedSettings): UpstreamTlsConfig | null {
+  const ca = r.opt(S.upstreamCa);
+  const cert = r.opt(S.upstreamCert);
+  const key = r.opt(S.upstreamKey);
+  const serverName = r.opt(S.upstreamServerName);
+  if (cert !== undefined && key === undefined) fail(r.label(S.upstreamCert), 'needs --upstream-key, the key of that certificate');
+  if (key !== undefined && cert === undefined) fail(r.label(S.upstreamKey), 'needs --upstream-cert, the certificate of that key');
+  if (cert !== undefined && key !== undefined && !keyMatchesCertificate(cert, key)) {
+    fail(r.label(S.upstreamKey), `'${key.path}' is not the key of the certificate in '${cert.path}'`);
+  }
+  const tls = r.one(S.upstreamTls) || ca !== undefined || cert !== undefined;
+  if (!tls) {
+    if (serverName !== undefined) fail(r.label(S.upstreamServerName), 'has no effect without --upstream-tls');
+    return null;
+  }
+  return { ca: ca?.pem ?? null, cert: cert?.pem ?? null, key: key?.pem ?? null, serverName: serverName ?? null };
 }

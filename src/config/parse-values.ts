@@ -119,6 +119,14 @@ export function isDnsName(name: string): boolean {
   return !/^\d+$/.test(labels[labels.length - 1]!);
 }
 
+/** A TLS server name: a DNS name (a trailing dot dropped) or an IP address. */
+export function parseServerName(s: string): string {
+  const text = s.trim();
+  if (isIP(text) !== 0) return text;
+  if (!isDnsName(text)) throw new Error(`'${s}' is not a host name or an IP address`);
+  return text.endsWith('.') ? text.slice(0, -1) : text;
+}
+
 export interface HostPortOptions {
   /** Accept port 0 ("pick a free port"), for listeners. */
   allowPortZero?: boolean;

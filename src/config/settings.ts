@@ -13,10 +13,12 @@ import {
   parseMethodPrefix,
   parseOrigin,
   parseRoute,
+  parseServerName,
   parseStatusCodes,
   parseTarget,
   parseTrustProxy,
 } from './parse-values.js';
+import { readCertificates, readPrivateKey, type PemFile } from './pem-files.js';
 import type { BalancerName, DnsFamily, HostPort, LogLevel, OriginRule, RouteConfig, TargetSpec } from './types.js';
 
 export type SettingKind =
@@ -427,6 +429,44 @@ export const S = {
     help: 'A health check unanswered this long fails; two failures in a row take the Pod out of rotation until it answers again',
     defaults: ['2s'],
     parse: positiveDuration,
+  }),
+  upstreamTls: bool({
+    name: 'upstream-tls',
+    group: G_POOL,
+    help: 'Speak TLS to every Pod, verified against the public CAs Node.js ships (and NODE_EXTRA_CA_CERTS)',
+    default: false,
+  }),
+  upstreamCa: value<PemFile>({
+    name: 'upstream-ca',
+    group: G_POOL,
+    metavar: 'FILE',
+    help: 'Verify Pods against this PEM CA bundle instead (implies --upstream-tls)',
+    defaultText: 'none',
+    parse: readCertificates,
+  }),
+  upstreamCert: value<PemFile>({
+    name: 'upstream-cert',
+    group: G_POOL,
+    metavar: 'FILE',
+    help: 'PEM client certificate chain presented to Pods (mTLS; needs --upstream-key; implies --upstream-tls)',
+    defaultText: 'none',
+    parse: readCertificates,
+  }),
+  upstreamKey: value<PemFile>({
+    name: 'upstream-key',
+    group: G_POOL,
+    metavar: 'FILE',
+    help: 'PEM private key of --upstream-cert (unencrypted)',
+    defaultText: 'none',
+    parse: readPrivateKey,
+  }),
+  upstreamServerName: value<string>({
+    name: 'upstream-server-name',
+    group: G_POOL,
+    metavar: 'NAME',
+    help: "Name sent as SNI and verified in every Pod's certificate (needs TLS)",
+    defaultText: 'the target\'s host name: the Service name for dns:///, SERVICE.NAMESPACE.svc for k8s:///, the host for HOST:PORT',
+    parse: parseServerName,
   }),
   dnsServer: list<HostPort>({
     name: 'dns-server',

@@ -82,6 +82,19 @@ export interface UpstreamOptions {
   healthCheckTimeoutMs: number;
   /** --prefer-zone: calls stay on Pods of this zone while it has any in rotation; null: no preference. */
   preferZone: string | null;
+  /** TLS to every Pod (--upstream-tls and friends); null: plaintext HTTP/2. */
+  tls: UpstreamTlsConfig | null;
+}
+
+/** How the gateway speaks TLS to Pods. PEM bytes were read and checked at start. */
+export interface UpstreamTlsConfig {
+  /** CA bundle Pods are verified against; null: Node's bundled public CAs (and NODE_EXTRA_CA_CERTS). */
+  ca: Buffer | null;
+  /** Client certificate chain and key for mTLS; both or neither. */
+  cert: Buffer | null;
+  key: Buffer | null;
+  /** SNI and the name verified in each Pod's certificate; null: the target's host name. */
+  serverName: string | null;
 }
 
 /** --retry-on and friends: like a gRPC service config's retryPolicy, for idempotent methods only. */

@@ -1,4 +1,4 @@
-import { Channel, connectivityState, credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Channel, connectivityState, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { EndpointState } from './types.js';
 
 const STATE_NAMES: Record<number, EndpointState> = {
@@ -45,8 +45,8 @@ export function channelOptions(s: ConnectionSettings): ChannelOptions {
 }
 
 /**
- * One HTTP/2 connection to one Pod: a grpc-js Channel with a private subchannel, whose
- * connectivity state is watched and reported. It reconnects by itself (grpc-js backoff) and
+ * One HTTP/2 connection to one Pod, TLS or not as `credentials` say: a grpc-js Channel with a
+ * private subchannel, whose connectivity state is watched and reported. It reconnects by itself (grpc-js backoff) and
  * is asked to connect again whenever it falls IDLE (after a GOAWAY or a dropped socket).
  */
 export class Connection {
@@ -57,10 +57,11 @@ export class Connection {
 
   constructor(
     target: string,
+    credentials: ChannelCredentials,
     options: ChannelOptions,
     private readonly onStateChange: (connection: Connection) => void,
   ) {
-    this.channel = new Channel(target, credentials.createInsecure(), options);
+    this.channel = new Channel(target, credentials, options);
     // Connect now, so the first calls to a new Pod do not pay the handshake.
     this.current = STATE_NAMES[this.channel.getConnectivityState(true)]!;
     this.watch();

@@ -1,10 +1,17 @@
 import { status as Status, type ChannelOptions } from '@grpc/grpc-js';
 import { Connection } from './connection.js';
 import { checkHealth } from './health-check.js';
+import type { PodTls } from './tls.js';
+import { EXPECTS_TLS, lastConnectError, mayExpectTls, speaksTls, tlsFailureOf, type TlsFailure } from './tls-failure.js';
 import type { EndpointSnapshot, EndpointState } from './types.js';
 
 export interface EndpointSettings {
   target: string;
+  /** The Pod's address, for the one TLS probe a plaintext connection that was cut may need. */
+  host: string;
+  port: number;
+  /** The credentials of every channel (health checks ride the same channels). */
+  tls: PodTls;
   channelOptions: ChannelOptions;
   streamsPerConnection: number;
   maxConnectionsPerPod: number;
@@ -16,7 +23,15 @@ export interface EndpointSettings {
 export interface EndpointEvents {
   onStateChange(endpoint: Endpoint, previous: EndpointState): void;
   onHealthChange(endpoint: Endpoint): void;
+  /** Its connections fail because of TLS: once per failure streak (until it is READY again). */
+  onTlsFailure(endpoint: Endpoint, failure: TlsFailure, error: string): void;
 }
+
+/**
+ * Bound on the one TLS handshake tried with a Pod that hung up on plaintext; generous, since a
+ * probe cut short on a busy machine would leave the failure unexplained for its whole streak.
+ */
+const TLS_PROBE_TIMEOUT_MS = 5000;
 
 /** Unanswered checks in a row that take a Pod out of rotation (one NOT_SERVING is enough). */
 const UNHEALTHY_AFTER = 2;
@@ -50,6 +65,7 @@ export class Endpoint {
   private closed = false;
   private missedChecks = 0;
   private healthTimer: NodeJS.Timeout | null = null;
+  private tlsProblem: TlsFailure | null = null;
 
   constructor(
     readonly address: string,
@@ -98,6 +114,11 @@ export class Endpoint {
     return this.current;
   }
 
+  /** Why its connections fail, when TLS is why; null once it is READY again. */
+  get tlsFailure(): TlsFailure | null {
+    return this.tlsProblem;
+  }
+
   /** An attempt starts on `connection` (one of this Pod's, from pickConnection). */
   attemptStarted(connection: Connection): void {
     connection.attemptStarted();
@@ -138,9 +159,8 @@ export class Endpoint {
   }
 
   private open(): Connection {
-    const connection = new Connection(this.settings.target, this.settings.channelOptions, () =>
-      this.refreshState(),
-    );
+    const s = this.settings;
+    const connection = new Connection(s.target, s.tls.credentials, s.channelOptions, () => this.refreshState());
     this.connections.push(connection);
     this.refreshState();
     return connection;
@@ -158,7 +178,28 @@ export class Endpoint {
       if (c.state === 'CONNECTING' || c.state === 'IDLE') next = 'CONNECTING';
     }
     this.current = next;
-    if (next !== previous) this.events.onStateChange(this, previous);
+    if (next === 'READY') this.tlsProblem = null;
+    if (next !== previous) {
+      if (next === 'TRANSIENT_FAILURE') void this.diagnose();
+      this.events.onStateChange(this, previous);
+    }
+  }
+
+  /** Asks grpc-js why the connection failed; reports it when TLS is why, once per failure streak. */
+  private async diagnose(): Promise<void> {
+    const connection = this.connections.find((c) => c.state === 'TRANSIENT_FAILURE');
+    if (!connection || this.tlsProblem) return;
+    const error = await lastConnectError(connection.channel);
+    if (error === null || this.closed) return;
+    const { host, port } = this.settings;
+    const tls = this.settings.tls.enabled;
+    let failure = tlsFailureOf(error, tls);
+    if (!failure && !tls && mayExpectTls(error) && (await speaksTls(host, port, TLS_PROBE_TIMEOUT_MS))) {
+      failure = EXPECTS_TLS;
+    }
+    if (!failure || this.closed || this.tlsProblem || this.current === 'READY') return;
+    this.tlsProblem = failure;
+    this.events.onTlsFailure(this, failure, error);
   }
 
   /** The least-loaded READY connection; opens another one when all are at the stream threshold. */

@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import { PodPool } from './pool.js';
 import { DnsResolver, inClusterAccess, K8sResolver, kubeconfigAccess, StaticResolver, type KubeAccess } from './resolver/index.js';
 import { Router } from './router.js';
+import { channelCredentials } from './tls.js';
 import type { Resolver } from './types.js';
 
 export type * from './types.js';
@@ -44,6 +45,7 @@ export function buildUpstreams(
   const kubeAccess = (): KubeAccess =>
     (access ??= config.kubernetes.kubeconfigPath ? kubeconfigAccess(config.kubernetes.kubeconfigPath) : inClusterAccess(env));
   const pools = new Map<string, PodPool>();
+  const credentials = channelCredentials(config.upstreamOptions.tls);
   const poolFor = (target: TargetSpec): PodPool => {
     let pool = pools.get(target.text);
     if (!pool) {
@@ -52,6 +54,7 @@ export function buildUpstreams(
         target,
         resolver: resolverFor(target, config, logger, kubeAccess),
         options: config.upstreamOptions,
+        credentials,
         maxMessageBytes: config.limits.maxMessageBytes,
         logger,
       });

@@ -2,7 +2,7 @@ import { status as Status, type Channel, type Metadata, type StatusObject } from
 import type { Connection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
 import { backoffMs, coversMethod, neverProcessed, serverPushback, type RetryPolicy } from './retry/index.js';
-import { NO_READY_BACKEND, clientStatus, gatewayStatus } from './status-text.js';
+import { clientStatus, gatewayStatus } from './status-text.js';
 import type { CallListener, CallRequest, UpstreamCall } from './types.js';
 
 /** grpc-js's low-level call (not exported by name): no interceptors, no (de)serializers. */
@@ -19,6 +19,8 @@ export interface CallHost {
   readonly retryPolicy: RetryPolicy | null;
   readonly connectTimeoutMs: number;
   readonly closing: boolean;
+  /** The status text of a call that found no Pod in rotation in time. */
+  noReadyBackendText(): string;
   /** A call in rotation, avoiding `exclude` when possible. */
   pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined;
   /** The call has started / ended (whatever happened to its attempts). */
@@ -120,7 +122,7 @@ export class PoolCall implements UpstreamCall {
           // The upstream's name stays in the log, not in what the client reads.
           this.finish(
             Status.UNAVAILABLE,
-            NO_READY_BACKEND,
+            this.host.noReadyBackendText(),
             `no Pod of upstream ${this.host.name} in rotation within --connect-timeout (${this.host.connectTimeoutMs} ms)`,
           );
         }

@@ -1,4 +1,4 @@
-import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import { status as Status, type ChannelCredentials, type StatusObject } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamOptions } from '../config/types.js';
 import { createBalancer, type Balancer } from './balancer/index.js';
 import { channelOptions, grpcTarget } from './connection.js';
@@ -6,6 +6,8 @@ import { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
 import { PoolCall, type CallHost, type RetryKind } from './pool-call.js';
 import { RetryBudget, retryPolicy, type RetryPolicy } from './retry/index.js';
+import { PodTls } from './tls.js';
+import { noReadyBackendText, type TlsFailure } from './tls-failure.js';
 import type {
   CallListener,
   CallRequest,
@@ -22,6 +24,8 @@ export interface PoolSettings {
   target: TargetSpec;
   resolver: Resolver;
   options: UpstreamOptions;
+  /** channelCredentials(options.tls), made once and shared by every pool; made here when absent. */
+  credentials?: ChannelCredentials;
   maxMessageBytes: number;
   logger: Logger;
 }
@@ -60,6 +64,7 @@ export class PodPool implements Upstream, CallHost {
   private readonly drainTimers = new Map<Endpoint, NodeJS.Timeout>();
   private readonly balancer: Balancer<Endpoint>;
   private readonly channelOptions;
+  private readonly tls: PodTls;
   private totalInFlight = 0;
   private idleWaiters: Array<() => void> = [];
 
@@ -75,6 +80,7 @@ export class PodPool implements Upstream, CallHost {
       keepalivePingTimeoutMs: settings.options.keepalivePingTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
     });
+    this.tls = new PodTls(settings.target, settings.options.tls, settings.credentials);
   }
 
   start(): void {
@@ -125,7 +131,10 @@ export class PodPool implements Upstream, CallHost {
       key,
       {
         target: grpcTarget(address.host, address.port),
-        channelOptions: this.channelOptions,
+        host: address.host,
+        port: address.port,
+        tls: this.tls,
+        channelOptions: this.tls.channelOptions(this.channelOptions, address.port),
         streamsPerConnection: o.streamsPerConnection,
         maxConnectionsPerPod: o.maxConnectionsPerPod,
         healthCheckIntervalMs: o.healthCheckIntervalMs,
@@ -134,6 +143,7 @@ export class PodPool implements Upstream, CallHost {
       {
         onStateChange: (ep, previous) => this.onEndpointState(ep, previous),
         onHealthChange: (ep) => this.onEndpointHealth(ep),
+        onTlsFailure: (ep, failure, error) => this.onEndpointTlsFailure(ep, failure, error),
       },
     );
     endpoint.zone = address.zone;
@@ -198,6 +208,13 @@ export class PodPool implements Upstream, CallHost {
     this.recomputeReady();
   }
 
+  private onEndpointTlsFailure(endpoint: Endpoint, failure: TlsFailure, error: string): void {
+    this.settings.logger.warn(
+      { upstream: this.name, endpoint: endpoint.address, serverName: this.tls.serverName, reason: failure.reason, err: error },
+      'TLS to the Pod failed; out of rotation until a connection succeeds',
+    );
+  }
+
   private recomputeReady(): void {
     const healthy: Endpoint[] = [];
     let unhealthy: Endpoint[] | null = null;
@@ -217,6 +234,10 @@ export class PodPool implements Upstream, CallHost {
   }
 
   // ---- CallHost ----------------------------------------------------------------------
+  noReadyBackendText(): string {
+    return noReadyBackendText(this.endpoints.values());
+  }
+
   pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined {
     return this.balancer.pick(this.rotation, exclude);
   }

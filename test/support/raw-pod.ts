@@ -7,6 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 export interface RawPod {
   address: string;
   calls: number;
+  /** The :authority of the last call (grpc-js getHost()). */
+  lastAuthority: string;
   close(): Promise<void>;
   forceClose(): void;
 }
@@ -26,6 +28,8 @@ export interface RawPodBehaviour {
    * (checks get UNIMPLEMENTED).
    */
   health?: () => number;
+  /** Default: plaintext. */
+  credentials?: grpc.ServerCredentials;
 }
 
 const identity = (b: Buffer) => b;
@@ -36,6 +40,7 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
   const pod: RawPod = {
     address,
     calls: 0,
+    lastAuthority: '',
     close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
     forceClose: () => server.forceShutdown(),
   };
@@ -43,6 +48,7 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     behaviour.path ?? '/test.Pod/Who',
     (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       pod.calls++;
+      pod.lastAuthority = call.getHost();
       const answer = () => {
         if (behaviour.failWith !== undefined) {
           const metadata = new grpc.Metadata();
@@ -70,7 +76,7 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     );
   }
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
+    server.bindAsync(address, behaviour.credentials ?? grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())),
   );
   return pod;
 }

@@ -330,7 +330,7 @@ describe('admin server of a running gateway, against real grpc-js Pods', () => {
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const html = await response.text();
     expect(html).toMatch(/^<!doctype html>/);
-    expect(html).toContain("fetch('endpoints'");
+    expect(html).toMatch(/fetch\(["']endpoints["']/);
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)|https?:\/\//);
     expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerExitVerdict } from '../../../src/cluster/primary.js';
+import { workerExitVerdict } from '../../../src/cluster/supervisor.js';
 
 describe("workerExitVerdict: what a --workers worker's exit means to the primary", () => {
   const exit = (stopping: boolean, listening: boolean, code: number | null, signal: string | null) =>

@@ -65,6 +65,7 @@ describe('defaults', () => {
         healthCheckIntervalMs: 10_000,
         healthCheckTimeoutMs: 2000,
         preferZone: null,
+        tls: null,
       },
       dns: { servers: [], resolveIntervalMs: 5000, queryTimeoutMs: 2000, resolvConfPath: '/etc/resolv.conf', family: 'any' },
       kubernetes: { kubeconfigPath: null },
@@ -217,6 +218,7 @@ describe('every flag reaches its field', () => {
       healthCheckIntervalMs: 0,
       healthCheckTimeoutMs: 500,
       preferZone: 'z1',
+      tls: null,
     });
     expect(c.dns).toEqual({
       servers: [

@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { helpText, loadConfig, settingsTable } from '../../../src/config/index.js';
+import { makeCa, makeCert } from '../../support/tls.js';
+
+// File settings are read at load time: give them real PEM files, made for this run.
+const pemDir = mkdtempSync(join(tmpdir(), 'gwg-settings-'));
+afterAll(() => rmSync(pemDir, { recursive: true, force: true }));
+const testCa = await makeCa(pemDir);
+const clientCert = await makeCert(testCa, { cn: 'gateway', client: true });
 
 describe('settings table', () => {
   const rows = settingsTable();
@@ -113,6 +123,11 @@ const sample: Record<string, string> = {
   '--retry-budget': '30%',
   '--kubeconfig': '/home/me/.kube/config',
   '--prefer-zone': 'europe-west1-b',
+  '--upstream-tls': 'true',
+  '--upstream-ca': testCa.cert,
+  '--upstream-cert': clientCert.cert,
+  '--upstream-key': clientCert.key,
+  '--upstream-server-name': 'echo-headless.demo.svc',
 };
 
 /** Settings that are only valid with another one beside them. */
@@ -120,4 +135,7 @@ const companions: Record<string, string[]> = {
   '--retry-on': ['--retry-methods', '/a.B/'],
   '--retry-methods': ['--retry-on', 'unavailable'],
   '--prefer-zone': ['--route', '/k/=k8s:///echo.default:grpc'],
+  '--upstream-cert': ['--upstream-key', clientCert.key],
+  '--upstream-key': ['--upstream-cert', clientCert.cert],
+  '--upstream-server-name': ['--upstream-tls'],
 };

@@ -45,6 +45,10 @@ describe('Dockerfile shape', () => {
     expect(copied).toEqual(
       expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.mjs', 'src']),
     );
+    // ...including the modules the bundle script imports itself (the asset plugin).
+    const ownImports = [...readFileSync(join(REPO, 'scripts/bundle.mjs'), 'utf8').matchAll(/from '\.\/([^']+)'/g)].map((m) => `scripts/${m[1]}`);
+    expect(ownImports).toContain('scripts/assets.mjs');
+    expect(copied).toEqual(expect.arrayContaining(ownImports));
   });
 
   it('runtime: the bundle only (no node_modules), non-root 10001, ports 8080 9901, node dist/cli.js as PID 1', () => {

@@ -17,7 +17,7 @@ import {
   type K8sObject,
 } from './render.js';
 
-const DIRS = ['k8s/base', 'k8s/example-backend', 'k8s/overlays/edge', 'k8s/overlays/sidecar'] as const;
+const DIRS = ['k8s/base', 'k8s/example-backend', 'k8s/overlays/edge', 'k8s/overlays/sidecar', 'k8s/overlays/aws-alb'] as const;
 
 const renderer = findRenderer();
 // This project's machines have kubectl (1.32, kustomize v5) preinstalled. Without a usable

@@ -71,9 +71,11 @@ export function parseObjects(text: string): K8sObject[] {
 
 /** apiVersion → kubernetes-models module: "v1" → kubernetes-models/v1, "apps/v1" → kubernetes-models/apps/v1. */
 export async function modelClass(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
-  const mod = (await import(/* @vite-ignore */ `kubernetes-models/${apiVersion}`)) as Record<string, unknown>;
+  // GKE's own resources (BackendConfig) come from the GKE models package, the rest from kubernetes-models.
+  const pkg = apiVersion.endsWith('cloud.google.com/v1') ? '@kubernetes-models/gke' : 'kubernetes-models';
+  const mod = (await import(/* @vite-ignore */ `${pkg}/${apiVersion}`)) as Record<string, unknown>;
   const cls = mod[kind];
-  if (typeof cls !== 'function') throw new Error(`kubernetes-models has no ${kind} in ${apiVersion}`);
+  if (typeof cls !== 'function') throw new Error(`${pkg} has no ${kind} in ${apiVersion}`);
   return cls as new (data: unknown) => { validate(): void };
 }
 

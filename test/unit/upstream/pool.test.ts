@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/upstream/logger.js';
 import { PodPool } from '../../../src/upstream/pool.js';
 import type { ResolvedAddress, Resolver, ResolverListener } from '../../../src/upstream/types.js';
 import { startRawPod, type RawPod } from '../../support/raw-pod.js';
+import { testUpstreamOptions } from '../../support/upstream-options.js';
 
 /** The pool's resolver, driven by the test: what DNS would say, said directly. */
 class ManualResolver implements Resolver {
@@ -35,21 +36,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-const options = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
-  balancer: 'round-robin',
-  connectTimeoutMs: 2000,
-  keepalivePingIntervalMs: 30_000,
-  keepalivePingTimeoutMs: 10_000,
-  maxRetries: 2,
-  retryPolicy: null,
-  streamsPerConnection: 100,
-  maxConnectionsPerPod: 4,
-  podDrainTimeoutMs: 5000,
-  healthCheckIntervalMs: 0,
-  healthCheckTimeoutMs: 1000,
-  preferZone: null,
-  ...o,
-});
+const options = testUpstreamOptions;
 
 interface Result {
   status: StatusObject;

@@ -1,0 +1,19 @@
+// UpstreamOptions for tests that build a PodPool directly: quick timeouts, health checks off, plaintext.
+import type { UpstreamOptions } from '../../src/config/types.js';
+
+export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
+  balancer: 'round-robin',
+  connectTimeoutMs: 2000,
+  keepalivePingIntervalMs: 30_000,
+  keepalivePingTimeoutMs: 10_000,
+  maxRetries: 2,
+  retryPolicy: null,
+  streamsPerConnection: 100,
+  maxConnectionsPerPod: 4,
+  podDrainTimeoutMs: 5000,
+  healthCheckIntervalMs: 0,
+  healthCheckTimeoutMs: 1000,
+  tls: null,
+  preferZone: null,
+  ...o,
+});
