@@ -36,6 +36,8 @@ export interface UpstreamView {
     lastError: string | null;
     /** Lookups of one record type that failed while the other may have answered (dns:/// only). */
     familyFailures?: Partial<Record<'A' | 'AAAA', number>>;
+    /** k8s:/// only: the Kubernetes API refuses or cannot be reached right now (lastError says why). */
+    failing?: boolean;
   };
   endpoints: EndpointView[];
 }
@@ -93,6 +95,7 @@ export function endpointsView(source: EndpointsViewSource, now = Date.now()): En
           lastSuccess: s.resolver.lastSuccess > 0 ? iso(s.resolver.lastSuccess) : null,
           lastError: s.resolver.lastError ?? null,
           ...(s.resolver.familyFailures ? { familyFailures: s.resolver.familyFailures } : {}),
+          ...(s.resolver.failing !== undefined ? { failing: s.resolver.failing } : {}),
         },
         endpoints: s.endpoints.map((e) => ({
           address: e.address,

@@ -72,6 +72,10 @@ function mergeUpstream(a: UpstreamView, b: UpstreamView): UpstreamView {
       lastSuccess: laterIso(a.resolver.lastSuccess, b.resolver.lastSuccess),
       lastError: newer.resolver.lastError ?? (newer === a ? b : a).resolver.lastError,
       ...mergeFamilyFailures(a.resolver.familyFailures, b.resolver.familyFailures),
+      // Every worker watches on its own: failing when any of them is.
+      ...(a.resolver.failing !== undefined || b.resolver.failing !== undefined
+        ? { failing: a.resolver.failing === true || b.resolver.failing === true }
+        : {}),
     },
     endpoints: [...endpoints.values()].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0)),
   };

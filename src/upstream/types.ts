@@ -89,6 +89,11 @@ export interface ResolverStats {
    * were kept). Absent for resolvers without record types.
    */
   familyFailures?: Partial<Record<'A' | 'AAAA', number>>;
+  /**
+   * k8s:///: the API's last answer was a failure (unreachable, 401, 403...): `lastError` is the
+   * reason now, not history. Absent for resolvers that do not track it.
+   */
+  failing?: boolean;
 }
 
 export interface Upstream {

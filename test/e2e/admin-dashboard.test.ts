@@ -1,5 +1,6 @@
 // The live dashboard (admin "/") in headless Chromium, against a gateway whose upstream is a
-// dns:/// target served by the test DNS server: Pods join and leave by changing its records.
+// dns:/// target served by the test DNS server: Pods join and leave by changing its records; and a
+// k8s:/// target on the API-server stand-in (zones, the API's state).
 //
 // UPDATE_SCREENSHOT=1 also renders docs/dashboard.png (5 Pods, traffic, one joining, one draining).
 import { mkdirSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessDns, type HeadlessDns } from '../../examples/headless-dns/server.js';
+import { startStandIn } from '../../examples/kube-api/setup.js';
 import type { Gateway } from '../../src/gateway.js';
 import { launchBrowser, requireBrowser } from '../support/browser.js';
 import { freePort, podAddresses } from '../support/ports.js';
@@ -168,6 +170,50 @@ describe('admin dashboard in Chromium', { timeout: 180_000 }, () => {
       expect(await page.locator('#banner').isVisible()).toBe(true);
     } finally {
       await page.close();
+    }
+  });
+
+  it('k8s:///: each Pod with its zone, the API facts, and why the Pods are the last known ones while the API refuses (403)', async () => {
+    const kube = await startStandIn();
+    const pods: EchoPod[] = [];
+    const page = await browser.newPage();
+    try {
+      const hosts = podAddresses(2, 90);
+      const port = await freePort(hosts[0]);
+      for (const h of hosts) pods.push(await startEchoPod(h, port));
+      kube.api.apply({
+        name: 'echo-a', namespace: 'shop', service: 'echo', ports: [{ name: 'grpc', port }],
+        endpoints: [{ ip: hosts[0]!, ready: true, zone: 'zone-a' }, { ip: hosts[1]!, ready: true, zone: 'zone-b' }],
+      });
+      const gw = await gatewayFrom(['--upstream', 'k8s:///echo.shop:grpc', '--kubeconfig', kube.kubeconfig, '--prefer-zone', 'zone-a']);
+      try {
+        await waitReady(gw);
+        await page.goto(`${gw.adminUrl}/`);
+        for (const [i, zone] of ['zone-a', 'zone-b'].entries()) {
+          await row(page, pods[i]!.address).waitFor({ state: 'visible', timeout: SHOW_MS });
+          expect(await row(page, pods[i]!.address).locator('.zone').textContent()).toBe(zone);
+        }
+        const card = page.locator('section.card');
+        expect(await card.locator('.tag.k8s').textContent()).toBe('k8s');
+        await expect.poll(async () => (await card.locator('.facts').textContent()) ?? '', { timeout: SHOW_MS }).toMatch(/k8s API ok .* ago.*API requests \d+.*prefer zone zone-a/);
+        expect(await card.locator('[data-resolver-error]').count()).toBe(0);
+
+        kube.api.setToken(kube.token, 'forbidden');
+        kube.api.expireWatches(); // the watch ends; the list that follows is refused
+        const error = card.locator('[data-resolver-error]');
+        await error.waitFor({ state: 'visible', timeout: SHOW_MS });
+        expect(await error.textContent()).toMatch(/^403 Forbidden: .*get, list and watch on endpointslices/);
+        expect(await page.locator('.row').count()).toBe(2); // the last known Pods, still shown and in use
+
+        kube.api.setToken(kube.token, 'allowed');
+        await error.waitFor({ state: 'detached', timeout: SHOW_MS });
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      await page.close();
+      await Promise.all(pods.map((p) => p.close()));
+      await kube.close();
     }
   });
 

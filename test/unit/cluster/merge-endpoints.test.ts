@@ -100,3 +100,24 @@ describe('mergeEndpointsViews (the primary\'s /endpoints with --workers)', () =>
     expect(() => mergeEndpointsViews([])).toThrow(/no views/);
   });
 });
+
+describe('mergeEndpointsViews with k8s:/// upstreams', () => {
+  it("keeps each Pod's zone and the zone preference; the API is failing when any worker's watch is", () => {
+    const k8s = (failing: boolean, lastError: string | null, lastSuccess: string) =>
+      upstream('k8s:///echo.shop:grpc', [endpoint('10.0.0.1:50051', { zone: 'zone-a' }), endpoint('10.0.0.2:50051', { zone: 'zone-b' })], {
+        kind: 'k8s',
+        preferZone: 'zone-a',
+        resolver: { lookups: 3, failures: failing ? 2 : 0, lastSuccess, lastError, failing },
+      });
+    const m = mergeEndpointsViews([
+      view('2026-01-01T00:00:01.000Z', [k8s(false, null, '2026-01-01T00:01:00.000Z')]),
+      view('2026-01-01T00:00:01.000Z', [k8s(true, '403 Forbidden: ...', '2026-01-01T00:00:30.000Z')]),
+    ]);
+    const u = m.upstreams[0]!;
+    expect(u.preferZone).toBe('zone-a');
+    expect(u.endpoints.map((e) => e.zone)).toEqual(['zone-a', 'zone-b']);
+    expect(u.resolver).toMatchObject({ lookups: 6, failures: 2, failing: true, lastError: '403 Forbidden: ...' });
+    const healthy = mergeEndpointsViews([view('2026-01-01T00:00:01.000Z', [k8s(false, null, '2026-01-01T00:01:00.000Z')])]);
+    expect(healthy.upstreams[0]!.resolver.failing).toBe(false);
+  });
+});

@@ -91,7 +91,8 @@ function makeCard(u: UpstreamView): UpstreamCard {
   const card = el('section', 'card');
   const h = el('div', 'card-h');
   const facts = el('div', 'facts');
-  h.append(el('h2', 'mono', u.name), el('span', `tag${u.kind === 'dns' ? ' dns' : ''}`, u.kind), el('span', 'tag', u.balancer), facts);
+  const kindTag = el('span', `tag${u.kind === 'static' ? '' : ` ${u.kind}`}`, u.kind);
+  h.append(el('h2', 'mono', u.name), kindTag, el('span', 'tag', u.balancer), facts);
   const cols = el('div', 'cols grid');
   for (const c of ['Pod', 'Share of calls', 'Share', 'Calls/s', 'Calls', 'Errors', 'In flight', 'Age']) cols.appendChild(el('div', '', c));
   const rowsEl = el('div', 'rows');
@@ -112,6 +113,8 @@ function makeRow(e: EndpointView): PodRow {
   const addr = el('div', 'addr');
   const st = el('span', 'st', '');
   addr.append(el('span', 'dot'), el('span', 'mono', e.address), st);
+  // The zone an EndpointSlice gives the Pod (k8s:///), as --prefer-zone reads it.
+  if (e.zone !== undefined) addr.append(el('span', 'zone', e.zone));
   const trackCell = el('div', '');
   const track = el('div', 'track');
   const bar = el('div', 'bar');
@@ -153,8 +156,10 @@ function updatePod(card: UpstreamCard, u: UpstreamView, e: EndpointView, now: nu
       logEvent('add', '+', `${e.address} joined ${u.name}`, now);
     }
   }
-  if (!p.draining && e.draining) logEvent('drain', '↘', `${e.address} is draining (left DNS) — ${e.inFlight} in flight`, now);
-  else if (p.draining && !e.draining) logEvent('add', '↺', `${e.address} is back in DNS`, now);
+  const listing = u.kind === 'k8s' ? 'its EndpointSlice' : 'DNS';
+  const leftWhy = u.kind === 'k8s' ? 'terminating, or gone from its EndpointSlice' : 'left DNS';
+  if (!p.draining && e.draining) logEvent('drain', '↘', `${e.address} is draining (${leftWhy}) — ${e.inFlight} in flight`, now);
+  else if (p.draining && !e.draining) logEvent('add', '↺', `${e.address} is back in ${listing}`, now);
   else if (
     card.seen && p.state !== e.state && !e.draining && p.hist.length > 0 &&
     (e.state === 'TRANSIENT_FAILURE' || p.state === 'TRANSIENT_FAILURE')
@@ -238,11 +243,19 @@ function drawFacts(card: UpstreamCard, u: UpstreamView, upRate: number, now: num
   if (u.panic) fact(card.facts, 'panic', 'every Pod fails its health checks; serving through them', true);
   fact(card.facts, 'calls/s', fmtRate(upRate));
   fact(card.facts, 'retries', fmtInt(u.retries));
-  if (u.kind === 'dns') {
+  if (u.kind === 'dns' || u.kind === 'k8s') {
     const r = u.resolver;
     const ok = r.lastSuccess ? `${fmtDur((now - Date.parse(r.lastSuccess)) / 1000)} ago` : 'never';
-    fact(card.facts, 'DNS ok', ok, !r.lastSuccess);
-    fact(card.facts, 'lookups', fmtInt(r.lookups) + (r.failures ? ` · ${fmtInt(r.failures)} failed` : ''), r.failures > 0);
+    fact(card.facts, u.kind === 'dns' ? 'DNS ok' : 'k8s API ok', ok, !r.lastSuccess || r.failing === true);
+    const what = u.kind === 'dns' ? 'lookups' : 'API requests';
+    fact(card.facts, what, fmtInt(r.lookups) + (r.failures ? ` · ${fmtInt(r.failures)} failed` : ''), r.failures > 0);
+  }
+  if (u.preferZone !== undefined) fact(card.facts, 'prefer zone', u.preferZone);
+  // Why the Pods shown are the last known ones (e.g. 403: the RBAC is missing), while it lasts.
+  if (u.resolver.failing === true && u.resolver.lastError) {
+    const why = el('div', 'resolver-error bad', u.resolver.lastError);
+    why.setAttribute('data-resolver-error', '');
+    card.facts.appendChild(why);
   }
 }
 

@@ -79,7 +79,7 @@ export class K8sResolver implements Resolver {
   }
 
   stats(): ResolverStats {
-    return { ...this.counters };
+    return { ...this.counters, failing: this.failing !== null };
   }
 
   private async run(): Promise<void> {
