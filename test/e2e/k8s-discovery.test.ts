@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import type { StandInEndpoint } from '../../examples/kube-api/server.js';
 import { startStandIn, type StandInSetup } from '../../examples/kube-api/setup.js';
+import { spawnGateway } from '../support/gateway-process.js';
 import { startK8sGateway, type K8sGateway } from '../support/k8s-gateway.js';
 import {
   connectCall,
@@ -346,4 +347,43 @@ describe('k8s:/// discovery against the API-server stand-in (real Pods, real gRP
     },
     60_000,
   );
+
+  it(
+    '--workers 2: every worker watches the slices itself; /endpoints merges their views (zones, and calls from both)',
+    async () => {
+      const svc = service();
+      const all = await pods(podAddresses(2, 95));
+      putSlice(svc, 'a', [ready(ipOf(all[0]!), 'zone-a')]);
+      const gw = await gateway(svc.target(), ['--workers', '2']);
+      await gw.waitForRotation([all[0]!.address]);
+      putSlice(svc, 'a', all.map((p) => ready(ipOf(p), 'zone-a')));
+      await gw.waitForRotation(all.map((p) => p.address));
+      const l = load(gw, { workers: 4, maxCalls: 400, maxMs: 30_000 });
+      const report = await l.done;
+      expect(report.failed, failureSummary(report)).toBe(0);
+      expect(Object.keys(report.perPod).sort()).toEqual(all.map((p) => p.address).sort());
+      const view = (await (await fetch(`${gw.adminUrl}/endpoints`)).json()) as { gateway: { workers?: number } };
+      expect(view.gateway.workers).toBe(2);
+      const up = await gw.upstream();
+      expect(up.endpoints.map((e) => e.zone)).toEqual(['zone-a', 'zone-a']);
+      expect(up.resolver.failing).toBe(false);
+      // Two watches, one per worker.
+      expect(kube.api.requests.filter((r) => r.query.watch === '1' && r.query.labelSelector?.endsWith(`=${svc.name}`)).length).toBeGreaterThanOrEqual(2);
+    },
+    60_000,
+  );
+
+  it('without a way to the API the gateway does not start, and says what to give it (exit 1, one line)', async () => {
+    const noCluster = { KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '', KUBECONFIG: '', GWG_KUBECONFIG: '' };
+    const cases: Array<[string[], RegExp]> = [
+      [[], /^grpc-web-gateway: cannot start: k8s:\/\/\/ targets need the Kubernetes API: not in a cluster \(KUBERNETES_SERVICE_HOST\/PORT unset\); give --kubeconfig FILE\n$/],
+      [['--kubeconfig', `${kube.dir}/missing`], /^grpc-web-gateway: cannot start: cannot read kubeconfig '.*\/missing': no such file\n$/],
+    ];
+    for (const [extra, message] of cases) {
+      const gw = spawnGateway(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', 'k8s:///echo.shop:grpc', ...extra], noCluster);
+      const { code } = await gw.exited;
+      expect(code).toBe(1);
+      expect(gw.output()).toMatch(message);
+    }
+  });
 });

@@ -39,10 +39,13 @@ export async function startK8sGateway(target: string, kubeconfig: string, extra:
   }
   const upstream = async (): Promise<UpstreamView> => {
     const r = await fetch(`${adminUrl}/endpoints`);
-    return ((await r.json()) as EndpointsView).upstreams[0]!;
+    const view = (await r.json()) as Partial<EndpointsView>;
+    // With --workers, the primary answers without upstreams until a worker has reported.
+    if (!view.upstreams?.[0]) throw new Error(`/endpoints has no upstream yet (HTTP ${r.status})`);
+    return view.upstreams[0];
   };
   const inRotation = async (): Promise<string[]> =>
-    (await upstream()).endpoints
+    (await upstream().catch(() => ({ endpoints: [] as UpstreamView['endpoints'] }))).endpoints
       .filter((e) => e.inRotation)
       .map((e) => e.address)
       .sort();
