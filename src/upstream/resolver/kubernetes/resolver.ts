@@ -47,7 +47,7 @@ export class K8sResolver implements Resolver {
   private readonly counters: ResolverStats = { lookups: 0, failures: 0, lastSuccess: 0 };
   /** The message of the failure streak in progress (logged once), null while all is well. */
   private failing: string | null = null;
-  private backoffMs: number;
+  private backoffMs = 0;
   /** The set last reported (null before the first report, which is made even when empty). */
   private lastSet: string | null = null;
   private lastMissingPort = '';
@@ -56,7 +56,7 @@ export class K8sResolver implements Resolver {
     this.client = new KubeApiClient(o.access);
     this.base = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(o.namespace)}/endpointslices`;
     this.selector = encodeURIComponent(`${SERVICE_NAME_LABEL}=${o.service}`);
-    this.backoffMs = o.initialBackoffMs ?? 250;
+    this.resetBackoff();
   }
 
   start(listener: ResolverListener): void {
@@ -95,7 +95,9 @@ export class K8sResolver implements Resolver {
         const opened = Date.now();
         const outcome = await this.watch(relistAt);
         if (outcome === 'expired') listNeeded = true;
+        // A watch the server keeps ending at once is paced like a failure; one that ran resets the pace.
         else if (Date.now() - opened < SHORTEST_HEALTHY_WATCH_MS) await this.sleep(this.nextBackoff());
+        else this.resetBackoff();
       } catch (err) {
         if (this.stopped) return;
         this.failed(err as Error);
@@ -126,6 +128,7 @@ export class K8sResolver implements Resolver {
     this.slices = slices;
     this.resourceVersion = resourceVersion;
     this.succeeded();
+    this.resetBackoff();
     this.report();
   }
 
@@ -143,7 +146,7 @@ export class K8sResolver implements Resolver {
         else resolve(outcome);
       };
       // The server closes the stream after timeoutSeconds; a connection silent well past that is dead.
-      const watch = this.client.watch(url, (timeoutSeconds + 30) * 1000, {
+      const watch: { abort(): void } = this.client.watch(url, (timeoutSeconds + 30) * 1000, {
         onOpen: () => this.succeeded(),
         onEvent: (event) => {
           const outcome = this.apply(event);
@@ -154,7 +157,8 @@ export class K8sResolver implements Resolver {
           else settle(error ?? 'closed');
         },
       });
-      this.current = watch;
+      // stop() ends the loop waiting here too.
+      this.current = { abort: () => settle(new Error('stopped')) };
     });
   }
 
@@ -201,9 +205,9 @@ export class K8sResolver implements Resolver {
     this.listener?.onAddresses(addresses);
   }
 
+  /** The API answered: the failure streak, if any, is over (the pace of retries is reset by run()). */
   private succeeded(): void {
     this.counters.lastSuccess = Date.now();
-    this.backoffMs = this.o.initialBackoffMs ?? 250;
     if (this.failing !== null) {
       this.failing = null;
       this.o.logger.info({ service: `${this.o.service}.${this.o.namespace}` }, 'Kubernetes API answers again');
@@ -232,6 +236,10 @@ export class K8sResolver implements Resolver {
       );
     }
     return `${error.code}${error.reason ? ` ${error.reason}` : ''} from the Kubernetes API reading ${what}: ${error.message}`;
+  }
+
+  private resetBackoff(): void {
+    this.backoffMs = this.o.initialBackoffMs ?? 250;
   }
 
   private nextBackoff(): number {
