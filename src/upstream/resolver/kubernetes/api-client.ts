@@ -140,8 +140,8 @@ export class KubeApiClient {
           try {
             for (const line of lines.push(chunk)) handlers.onEvent(parseEvent(line));
           } catch (err) {
-            req.destroy();
             end(err as Error);
+            req.destroy();
           }
         });
         res.on('end', () => end(lines.pending() ? new Error('watch stream ended inside an event') : undefined));
@@ -185,8 +185,8 @@ function readBounded(res: IncomingMessage, max: number, done: (err: Error | null
   res.on('data', (c: Buffer) => {
     size += c.length;
     if (size > max) {
-      res.destroy();
       finish(new Error(`the API server's answer exceeds ${max} bytes`));
+      res.destroy();
     } else {
       chunks.push(c);
     }
