@@ -9,13 +9,24 @@ import type { WebContentType } from '../protocol/index.js';
 import { admit, type AdmissionContext } from './admission.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import { reasonForStatus, refuseCall } from './refusal.js';
-import type { RefusalReason } from './types.js';
+import type { RawRequest, RefusalReason } from './types.js';
 
 const FALLBACK_CONTENT_TYPE: WebContentType = Object.freeze({
   mode: 'binary',
   codec: 'proto',
   response: 'application/grpc-web+proto',
 }) as WebContentType;
+
+/**
+ * The request's header lines, as --max-headers counts them: an HTTP/2 request's pseudo-headers
+ * (:method, :path, ...), which come first, are the request line, not headers.
+ */
+function headerLines(req: RawRequest): number {
+  const raw = req.rawHeaders;
+  let n = raw.length / 2;
+  if (req.httpVersionMajor === 2) for (let i = 0; i < raw.length && raw[i]!.charCodeAt(0) === 0x3a; i += 2) n--;
+  return n;
+}
 
 /** What a refusal of a Fastify request says, beyond the request itself. */
 export interface FastifyRefusal {
@@ -71,7 +82,7 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
     const verdict = admit(
       {
         headers: req.headers,
-        headerCount: req.rawHeaders.length / 2,
+        headerCount: headerLines(req),
         url: req.url ?? '/',
         peer: socket.remoteAddress,
         encrypted: socket.encrypted === true,

@@ -10,7 +10,7 @@ import { registerCallRoutes, refuseRequest } from './call-routes.js';
 import { corsOptions } from './cors.js';
 import type { ExchangeSettings } from './exchange.js';
 import { compileTrustProxy } from './forwarding.js';
-import { createListener } from './listener.js';
+import { createListener, type RequestHandler } from './listener.js';
 import { noopObserver, type CallObserver } from './types.js';
 
 export interface HttpServerOptions {
@@ -53,7 +53,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
             connectionsLog.hit();
           },
         },
-        handler,
+        // Fastify's handler serves Node's HTTP/2 compatibility request and response as they are.
+        handler as RequestHandler,
       ),
   });
 
