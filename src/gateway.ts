@@ -101,7 +101,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   } catch (error) {
     await abandon(error, http, admin);
   }
-  const httpUrl = urlOf(http);
+  const httpUrl = urlOf(http, config.tls ? 'https' : 'http');
   const adminUrl = admin ? urlOf(admin) : null;
   logger.info({ listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name) }, 'gateway started');
 

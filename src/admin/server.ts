@@ -5,11 +5,11 @@ import { DASHBOARD_HTML } from './dashboard.js';
 import { endpointsView, type EndpointsView } from './endpoints.js';
 import { GatewayMetrics } from './metrics.js';
 
-/** The URL a listening Fastify app answers on, e.g. http://127.0.0.1:9901 or http://[::1]:9901. */
-export function urlOf(app: FastifyInstance): string {
+/** The URL a listening Fastify app answers on, e.g. http://127.0.0.1:9901 or https://[::1]:8443. */
+export function urlOf(app: FastifyInstance, scheme: 'http' | 'https' = 'http'): string {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
 }
 
 export interface AdminState {

@@ -412,6 +412,8 @@ export class Exchange implements CallListener {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       client: x.clientAddress,
+      // "1.1" or "2.0": which transport carried the call.
+      http: x.req.httpVersion,
     };
     x.log.info(line, 'call');
   }

@@ -48,6 +48,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       createListener(
         {
           limits,
+          tls: config.tls,
+          log: options.logger,
           connectionRefused: () => {
             observer.refused('max_connections');
             connectionsLog.hit();
