@@ -10,6 +10,7 @@ import { registerCallRoutes, refuseRequest } from './call-routes.js';
 import { corsOptions } from './cors.js';
 import type { ExchangeSettings } from './exchange.js';
 import { compileTrustProxy } from './forwarding.js';
+import { registerHealthRoutes, type Readiness } from './health.js';
 import { createListener, type RequestHandler } from './listener.js';
 import { noopObserver, type CallObserver } from './types.js';
 
@@ -18,10 +19,12 @@ export interface HttpServerOptions {
   router: Router;
   logger: FastifyBaseLogger;
   observer?: CallObserver;
+  /** The gateway's one readiness source, answered at /readyz as on the admin port. */
+  readiness: Readiness;
 }
 
 /**
- * The serving port: one Fastify app (CORS preflights, the call route, errors) on the listener
+ * The serving port: one Fastify app (CORS preflights, health, the call route, errors) on the listener
  * of ./listener.ts. Bodies are not parsed by Fastify: each call's exchange reads the raw stream
  * frame by frame.
  */
@@ -85,6 +88,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   await app.register(cors, corsOptions(config.cors));
+
+  registerHealthRoutes(app, options.readiness);
+  // What cloud load balancers check by default (ALB: GET / on the traffic port; GKE Ingress without a
+  // readiness probe on the serving port: the same): 200 while the process serves, as /healthz.
+  app.get('/', async () => ({ status: 'ok' }));
 
   const admission: AdmissionContext = { cors: config.cors, limits, router, trust };
   registerCallRoutes(app, admission, settings);
