@@ -12,11 +12,10 @@ import { until } from '../support/until.js';
 
 let pod: EchoPod | null = null;
 let gw: Gateway | null = null;
+// The gateway first (it holds connections to the Pod), then the Pod.
 afterEach(async () => {
-  await gw?.close();
-  await pod?.close();
-  gw = null;
-  pod = null;
+  for (const stop of [() => gw?.close(), () => pod?.close()]) await stop();
+  [gw, pod] = [null, null];
 });
 
 async function start(upstream: string, flags: string[] = []): Promise<Gateway> {
