@@ -12,8 +12,8 @@ import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { browserClient, launchBrowser, openApp, requireBrowser, servePage } from '../support/browser.js';
+import { expectCallsCarriedBy } from '../support/carried-by.js';
 import { makeCa, makeCert } from '../support/tls.js';
-import { until } from '../support/until.js';
 
 requireBrowser();
 
@@ -48,17 +48,7 @@ afterAll(async () => {
 
 describe.each(['text', 'binary'] as const)('grpc-web (%s) in Chromium over HTTPS', (format) => {
   it('unary and a server stream, carried by HTTP/2', async () => {
-    const client = browserClient(page, gw.httpUrl, format);
-    const carried = () => logs.filter((l) => l.msg === 'call' && l.http === '2.0').length;
-    const before = carried();
-    const u = await client.unary({ message: `tls ${format}` }, { metadata: { 'x-echo-id': 'chromium' } });
-    expect(u.ok).toBe(true);
-    expect(u.response?.message).toBe(`tls ${format}`);
-    expect(u.headers['x-echo-id']).toBe('chromium');
-    const s = await client.stream({ count: 3, intervalMs: 50 });
-    expect(s.ok).toBe(true);
-    expect(s.messages.map((m) => m.index)).toEqual([0, 1, 2]);
-    expect(await until(() => carried() === before + 2, 2_000)).toBe(true);
+    await expectCallsCarriedBy(browserClient(page, gw.httpUrl, format), logs, '2.0', `chromium-${format}`);
   });
 });
 
