@@ -145,6 +145,29 @@ describe('HTTP/2 header blocks', () => {
   });
 });
 
+describe('--request-timeout over HTTP/2', () => {
+  it('a stream whose request body never ends is reset (RST_STREAM CANCEL) after --request-timeout; the connection\'s other streams go on', async () => {
+    const g = await start(['--request-timeout', '1s', '--headers-timeout', '1s']);
+    const c = await rawH2c('127.0.0.1', Number(new URL(g.httpUrl).port));
+    const started = Date.now();
+    // Headers without END_STREAM, then nothing.
+    c.socket.write(grpcWebHeaders(1, '/echo.v1.EchoService/Echo'));
+    const reset = () => parseFrames(c.received()).find((f) => f.type === FRAME.RST_STREAM && f.streamId === 1);
+    while (reset() === undefined && Date.now() - started < 8_000) await new Promise((r) => setTimeout(r, 50));
+    expect(reset()?.payload.readUInt32BE(0)).toBe(ERROR.CANCEL);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // A complete request on the same connection is answered.
+    c.socket.write(grpcWebHeaders(3, '/echo.v1.EchoService/Echo', false));
+    c.socket.write(frame(FRAME.DATA, FLAG.END_STREAM, 3, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69])));
+    const answered = () => parseFrames(c.received()).some((f) => f.type === FRAME.HEADERS && f.streamId === 3);
+    const end = Date.now() + 5_000;
+    while (!answered() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(answered()).toBe(true);
+    expect(await closedWithin(c, 100)).toBe(false);
+    c.socket.destroy();
+  });
+});
+
 describe('the connection preface', () => {
   it('a preface trickled one byte at a time is cut at --headers-timeout (1s), long before it completes', async () => {
     const started = Date.now();
