@@ -77,7 +77,7 @@ describe('HTTP/2 floods (h2c, raw frames)', () => {
     const flooding = flood(c, batch, 200);
     await othersServed();
     const sent = await flooding;
-    // nghttp2 bounds the ACKs it queues for a client (1000): past them it ends the session.
+    // nghttp2 bounds the ACKs it queues for a client: past that it ends the session.
     expect(await closedWithin(c, 10_000)).toBe(true);
     expect(sent).toBeLessThan(200);
     await othersServed();
