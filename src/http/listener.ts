@@ -14,7 +14,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { LimitsConfig, ListenerTlsConfig } from '../config/types.js';
 import { limitConnections } from './bounds.js';
 import { awaitPreface } from './preface.js';
@@ -33,7 +33,7 @@ export interface ListenerOptions {
 }
 
 /** Node refuses a headers timeout above the request timeout. */
-export function effectiveHeadersTimeout(limits: LimitsConfig): number {
+function effectiveHeadersTimeout(limits: LimitsConfig): number {
   return limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs;
 }
 
@@ -47,7 +47,7 @@ const PSEUDO_HEADERS = 4;
  */
 function http2Options(limits: LimitsConfig) {
   return {
-    // Past this much buffered per session, new streams are refused (ENHANCE_YOUR_CALM).
+    // Megabytes one connection may hold buffered; past it, new streams are refused (ENHANCE_YOUR_CALM).
     maxSessionMemory: 10,
     // PINGs and SETTINGS this side sent that may go unacknowledged at once (Node's defaults, named).
     maxOutstandingPings: 10,
@@ -114,10 +114,10 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
     connectionsCheckingInterval: sweepMs,
   };
   const http1Handler = handler as (req: IncomingMessage, res: ServerResponse) => void;
-  const tls = options.tls === null ? null : initialTlsOptions(options.tls);
-  const server: Server =
+  const tls = options.tls === null ? null : { files: options.tls, ...initialTlsOptions(options.tls) };
+  const secure =
     tls === null
-      ? createServer(httpOptions, http1Handler)
+      ? null
       : createHttpsServer(
           {
             ...httpOptions,
@@ -132,6 +132,7 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
           },
           http1Handler,
         );
+  const server: Server = secure ?? createServer(httpOptions, http1Handler);
   // One more than the limit: Node silently drops headers past maxHeadersCount (content-type
   // among them, making a confusing 415), so keep one extra to tell "too many" and say so.
   server.maxHeadersCount = limits.maxHeadersCount + 1;
@@ -165,7 +166,7 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
       else parseHttp1!.call(server, socket);
     });
   }
-  const reloader = tls === null ? null : new CertificateReloader(options.tls!, server as unknown as TlsServer, tls.material, options.log);
+  const reloader = secure === null ? null : new CertificateReloader(tls!.files, secure, tls!.material, options.log);
   reloader?.start();
   extendClose(server, http2.sessions, () => {
     reloader?.stop();
