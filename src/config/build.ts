@@ -3,7 +3,7 @@ import { ConfigError, fail } from './errors.js';
 import { formatDuration } from './parse-values.js';
 import { keyMatchesCertificate } from './pem-files.js';
 import { S, type Setting } from './settings.js';
-import type { Config, RouteConfig, UpstreamTlsConfig } from './types.js';
+import type { Config, ListenerTlsConfig, RouteConfig, UpstreamTlsConfig } from './types.js';
 
 /** Parsed values per setting, as buildConfig reads them (./load.ts fills it). */
 export interface ResolvedSettings {
@@ -14,8 +14,12 @@ export interface ResolvedSettings {
   label(s: Setting): string;
 }
 
-/** Assemble the Config and check the rules that involve several settings. */
-export function buildConfig(r: ResolvedSettings): Config {
+/**
+ * Assemble the Config and check the rules that involve several settings. `readFile` is the
+ * loader's (the real file system, or a test's): files the gateway reads later are read once here,
+ * so that one that is missing or unreadable stops the start naming its setting.
+ */
+export function buildConfig(r: ResolvedSettings, readFile: (path: string) => string): Config {
   const upstream = r.opt(S.upstream) ?? null;
   const routes: RouteConfig[] = r.all(S.route);
   const seen = new Set<string>();
@@ -66,6 +70,8 @@ export function buildConfig(r: ResolvedSettings): Config {
     }
   }
 
+  const tls = listenerTls(r, readFile);
+
   const retryOn = r.opt(S.retryOn);
   const retryMethods = r.all(S.retryMethods);
   if (retryOn !== undefined && retryMethods.length === 0) {
@@ -90,6 +96,7 @@ export function buildConfig(r: ResolvedSettings): Config {
 
   return {
     listen: r.one(S.listen),
+    tls,
     admin: r.one(S.admin),
     upstream,
     routes,
@@ -112,6 +119,7 @@ export function buildConfig(r: ResolvedSettings): Config {
       maxConcurrentCalls: r.one(S.maxConcurrentCalls),
       maxBufferedRequestBytes,
       maxClientConnections: r.one(S.maxConnections),
+      maxConcurrentStreams: r.one(S.maxConcurrentStreams),
     },
     upstreamOptions: {
       balancer: r.one(S.balancer),
@@ -174,4 +182,33 @@ function upstreamTls(r: ResolvedSettings): UpstreamTlsConfig | null {
     return null;
   }
   return { ca: ca?.pem ?? null, cert: cert?.pem ?? null, key: key?.pem ?? null, serverName: serverName ?? null };
+}
+
+/** The path of a file setting, once it has been read; fails naming the setting if it cannot be. */
+function readable(r: ResolvedSettings, s: Setting<string>, path: string, readFile: (path: string) => string): string {
+  try {
+    readFile(path);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    fail(r.label(s), `cannot read '${path}': ${e.code ?? e.message}`);
+  }
+  return path;
+}
+
+/** --tls-cert and --tls-key come together; --tls-client-ca needs them; all three can be read. */
+function listenerTls(r: ResolvedSettings, readFile: (path: string) => string): ListenerTlsConfig | null {
+  const certFile = r.opt(S.tlsCert);
+  const keyFile = r.opt(S.tlsKey);
+  const clientCaFile = r.opt(S.tlsClientCa) ?? null;
+  if (certFile === undefined && keyFile !== undefined) fail(r.label(S.tlsKey), 'needs --tls-cert FILE (the certificate chain it belongs to)');
+  if (certFile !== undefined && keyFile === undefined) fail(r.label(S.tlsCert), 'needs --tls-key FILE (its private key)');
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCaFile !== null) fail(r.label(S.tlsClientCa), 'client certificates need a TLS listener: give --tls-cert and --tls-key');
+    return null;
+  }
+  return {
+    certFile: readable(r, S.tlsCert, certFile, readFile),
+    keyFile: readable(r, S.tlsKey, keyFile, readFile),
+    clientCaFile: clientCaFile === null ? null : readable(r, S.tlsClientCa, clientCaFile, readFile),
+  };
 }

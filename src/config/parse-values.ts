@@ -359,3 +359,10 @@ export function parseMethodPrefix(s: string): string {
   }
   return text;
 }
+
+/** A file path (whether it can be read is checked with the other settings: config/build.ts). */
+export function parseFilePath(s: string): string {
+  const path = s.trim();
+  if (path === '') throw new Error('empty value is not a file path');
+  return path;
+}

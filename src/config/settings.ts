@@ -1,6 +1,6 @@
 // THE table of settings. Flag parsing, environment variables, YAML keys, validation of single
 // values and the --help text all come from here, so a setting cannot exist in one and be missing
-// from another. Rules that involve several settings live in ./load.ts (buildConfig).
+// from another. Rules that involve several settings live in ./build.ts (buildConfig).
 import {
   formatDuration,
   parseBoolean,
@@ -12,6 +12,7 @@ import {
   parseInteger,
   parseMethodPrefix,
   parseOrigin,
+  parseFilePath,
   parseRoute,
   parseServerName,
   parseStatusCodes,
@@ -154,7 +155,7 @@ export const S = {
     name: 'listen',
     group: G_LISTEN,
     metavar: 'HOST:PORT',
-    help: 'gRPC-Web (HTTP/1.1) listener; port 0 picks a free port',
+    help: 'Serving listener: gRPC-Web over HTTP/1.1 and HTTP/2 (h2c, or TLS with --tls-cert), /healthz /readyz /; port 0 picks a free port',
     defaults: ['0.0.0.0:8080'],
     parse: (s) => parseHostPort(s, 'listen address', { allowPortZero: true }),
   }),
@@ -166,6 +167,30 @@ export const S = {
     defaults: ['0.0.0.0:9901'],
     parse: (s) =>
       s.trim().toLowerCase() === 'off' ? null : parseHostPort(s, 'admin address', { allowPortZero: true }),
+  }),
+  tlsCert: value<string>({
+    name: 'tls-cert',
+    group: G_LISTEN,
+    metavar: 'FILE',
+    help: 'PEM certificate chain: the listener speaks TLS (ALPN h2, http/1.1); reloaded within 5s when the file changes (needs --tls-key)',
+    defaultText: 'none (cleartext HTTP/1.1 and h2c)',
+    parse: parseFilePath,
+  }),
+  tlsKey: value<string>({
+    name: 'tls-key',
+    group: G_LISTEN,
+    metavar: 'FILE',
+    help: 'PEM private key of --tls-cert; reloaded with it',
+    defaultText: 'none',
+    parse: parseFilePath,
+  }),
+  tlsClientCa: value<string>({
+    name: 'tls-client-ca',
+    group: G_LISTEN,
+    metavar: 'FILE',
+    help: 'Require client certificates signed by this PEM CA bundle (mTLS from a load balancer or mesh); reloaded when it changes',
+    defaultText: 'none',
+    parse: parseFilePath,
   }),
   allowOrigin: list<OriginRule>({
     name: 'allow-origin',
@@ -297,6 +322,14 @@ export const S = {
     help: 'Client connections open at once (per worker process); further ones are closed as they arrive; 0 = no bound',
     defaults: ['4000'],
     parse: count(0),
+  }),
+  maxConcurrentStreams: value<number>({
+    name: 'max-concurrent-streams',
+    group: G_LIMITS,
+    metavar: 'N',
+    help: 'Streams (calls) one HTTP/2 client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)',
+    defaults: ['100'],
+    parse: count(1),
   }),
   balancer: value<BalancerName>({
     name: 'balancer',

@@ -1,5 +1,5 @@
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   Base64Decoder,
@@ -23,7 +23,7 @@ import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js'
 import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
 import { loggablePath, refuseCall, type Refusal } from './refusal.js';
-import type { CallObserver, RefusalReason } from './types.js';
+import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
 export interface ExchangeSettings {
@@ -37,11 +37,11 @@ export interface ExchangeSettings {
   bounds: CallBounds;
 }
 
-/** An admitted call (./admission.ts) and the HTTP/1.1 exchange that carries it. */
+/** An admitted call (./admission.ts) and the HTTP exchange (HTTP/1.1 or HTTP/2) that carries it. */
 export interface ExchangeInit extends AdmittedCall {
   settings: ExchangeSettings;
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: RawRequest;
+  res: RawResponse;
   log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
@@ -295,7 +295,7 @@ export class Exchange implements CallListener {
     }
     // A write that res refused (client slower than the Pod) stops reading upstream until it
     // drains; messages collected below BATCH_BYTES leave at the flush either way.
-    if (res.writableNeedDrain) res.once('drain', this.onDrain);
+    if (needsDrain(res)) res.once('drain', this.onDrain);
     else this.upstreamCall!.requestNext();
   }
 
@@ -412,6 +412,8 @@ export class Exchange implements CallListener {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       client: x.clientAddress,
+      // "1.1" or "2.0": which transport carried the call.
+      http: x.req.httpVersion,
     };
     x.log.info(line, 'call');
   }

@@ -1,9 +1,10 @@
 // The one refusal writer: every request the gateway answers itself instead of a Pod (a bad
 // request, no route, a bound reached) is answered, counted and logged here, whether it is
-// refused on its headers (server.ts) or while its body arrives (exchange.ts).
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+// refused on its headers (call-routes.ts) or while its body arrives (exchange.ts), over HTTP/1.1
+// or HTTP/2.
+import type { OutgoingHttpHeaders } from 'node:http';
 import { encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
-import type { CallObserver, RefusalReason } from './types.js';
+import type { CallObserver, RawRequest, RawResponse, RefusalReason } from './types.js';
 
 export interface Refusal {
   /** 200 for a trailers-only gRPC answer; 4xx/5xx when the request is not a gRPC-Web call at all. */
@@ -15,8 +16,8 @@ export interface Refusal {
 
 /** The request a refusal answers, and what of it the log and metrics need. */
 export interface RefusedRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: RawRequest;
+  res: RawResponse;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
   /** The response content type of a trailers-only answer (the request's, or plain gRPC-Web). */
@@ -69,14 +70,14 @@ export function reasonForStatus(httpStatus: number): RefusalReason {
 }
 
 /** A request body that was announced and has not been read to its end. */
-function bodyUnread(req: IncomingMessage): boolean {
+function bodyUnread(req: RawRequest): boolean {
   if (req.complete) return false;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Receives and drops the rest of `req`, then ends `res` (and so the connection). */
-function drainThenEnd(req: IncomingMessage, res: ServerResponse): void {
+function drainThenEnd(req: RawRequest, res: RawResponse): void {
   let dropped = 0;
   const end = (): void => {
     clearTimeout(timer);
@@ -110,7 +111,14 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
   };
   if (r.exposeExtra !== null) headers['access-control-expose-headers'] = exposeHeadersValue(r.exposeExtra);
   const body = refusal.httpStatus === 200 ? '' : `${refusal.message}\n`;
-  if (bodyUnread(r.req)) {
+  if (r.req.httpVersionMajor === 2) {
+    // One stream of a multiplexed connection: the answer ends it, and Node then resets the
+    // stream's upload with NO_ERROR (RFC 9113, 8.1), so the rest of the body stops there and
+    // the connection, with the client's other calls, goes on. No connection-specific header
+    // (connection: close) exists in HTTP/2.
+    r.res.writeHead(refusal.httpStatus, headers);
+    r.res.end(body);
+  } else if (bodyUnread(r.req)) {
     // The rest of the body is never used: the connection closes after it (see LINGER_MS). The
     // answer is complete on the wire at once (content-length), so clients can act on it.
     headers.connection = 'close';

@@ -1,3 +1,5 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../../../src/config/index.js';
 
@@ -35,6 +37,7 @@ describe('defaults', () => {
     const c = load(UP);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
+      tls: null,
       admin: { host: '0.0.0.0', port: 9901 },
       upstream: { kind: 'static', text: '127.0.0.1:1', addresses: [{ host: '127.0.0.1', port: 1 }] },
       routes: [],
@@ -51,6 +54,7 @@ describe('defaults', () => {
         maxConcurrentCalls: 1000,
         maxBufferedRequestBytes: 32 * 1024 * 1024,
         maxClientConnections: 4000,
+        maxConcurrentStreams: 100,
       },
       upstreamOptions: {
         balancer: 'round-robin',
@@ -140,6 +144,8 @@ describe('every flag reaches its field', () => {
       '8MiB',
       '--max-connections',
       '70',
+      '--max-concurrent-streams',
+      '20',
       '--balancer',
       'least-request',
       '--connect-timeout',
@@ -204,6 +210,7 @@ describe('every flag reaches its field', () => {
       maxConcurrentCalls: 50,
       maxBufferedRequestBytes: 8 * 1024 * 1024,
       maxClientConnections: 70,
+      maxConcurrentStreams: 20,
     });
     expect(c.upstreamOptions).toEqual({
       balancer: 'least-request',
@@ -370,6 +377,29 @@ describe('cross-setting rules', () => {
     expect(load([...UP, '--max-message-size', '64MiB']).limits.maxBufferedRequestBytes).toBe(Math.ceil(((64 * 1024 * 1024 + 5) * 4) / 3) + 1024);
     expect(load([...UP, '--max-buffered-request-bytes', '0']).limits.maxBufferedRequestBytes).toBe(0);
     expect(load([...UP, '--max-request-size', '1MiB', '--max-buffered-request-bytes', '1MiB']).limits.maxBufferedRequestBytes).toBe(1024 * 1024);
+  });
+});
+
+describe('listener TLS files', () => {
+  const pki = { '/tls/tls.crt': 'CERT', '/tls/tls.key': 'KEY', '/tls/ca.crt': 'CA' };
+  const TLS = ['--tls-cert', '/tls/tls.crt', '--tls-key', '/tls/tls.key'];
+  it('--tls-cert and --tls-key come together; --tls-client-ca needs them', () => {
+    expect(load([...UP, ...TLS], {}, pki).tls).toEqual({ certFile: '/tls/tls.crt', keyFile: '/tls/tls.key', clientCaFile: null });
+    expect(load([...UP, ...TLS, '--tls-client-ca', '/tls/ca.crt'], {}, pki).tls?.clientCaFile).toBe('/tls/ca.crt');
+    expect(error([...UP, '--tls-cert', '/tls/tls.crt'], {}, pki)).toMatch(/^--tls-cert: needs --tls-key FILE/);
+    expect(error([...UP, '--tls-key', '/tls/tls.key'], {}, pki)).toMatch(/^--tls-key: needs --tls-cert FILE/);
+    expect(error([...UP, '--tls-client-ca', '/tls/ca.crt'], {}, pki)).toMatch(/^--tls-client-ca: client certificates need a TLS listener/);
+  });
+  it('a file that cannot be read is refused at start, naming the setting in the words of its source', () => {
+    expect(error([...UP, '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/tls/tls.key'], {}, pki)).toBe("--tls-cert: cannot read '/nonexistent/tls.crt': ENOENT");
+    expect(error([...UP, '--tls-cert', '/tls/tls.crt'], { GWG_TLS_KEY: '/nonexistent/tls.key' }, pki)).toBe("GWG_TLS_KEY: cannot read '/nonexistent/tls.key': ENOENT");
+    expect(error([...UP, ...TLS, '--tls-client-ca', '/nonexistent/ca.crt'], {}, pki)).toBe("--tls-client-ca: cannot read '/nonexistent/ca.crt': ENOENT");
+  });
+  it('reads the real file system by default', () => {
+    const here = fileURLToPath(import.meta.url);
+    const r = loadConfig([...UP, '--tls-cert', here, '--tls-key', here], {});
+    expect('config' in r && r.config.tls?.certFile).toBe(here);
+    expect(() => loadConfig([...UP, '--tls-cert', here, '--tls-key', dirname(here)], {})).toThrow(/^--tls-key: cannot read '.*': EISDIR/);
   });
 });
 

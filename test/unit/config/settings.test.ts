@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { helpText, loadConfig, settingsTable } from '../../../src/config/index.js';
 import { makeCa, makeCert } from '../../support/tls.js';
@@ -73,6 +74,9 @@ describe('settings table', () => {
   });
 });
 
+/** A file every run can read (the file settings check that theirs can be read). */
+const A_FILE = fileURLToPath(import.meta.url);
+
 const sample: Record<string, string> = {
   '--listen': '127.0.0.1:0',
   '--admin': 'off',
@@ -94,6 +98,10 @@ const sample: Record<string, string> = {
   '--max-concurrent-calls': '500',
   '--max-buffered-request-bytes': '32MiB',
   '--max-connections': '0',
+  '--max-concurrent-streams': '50',
+  '--tls-cert': A_FILE,
+  '--tls-key': A_FILE,
+  '--tls-client-ca': A_FILE,
   '--balancer': 'least-request',
   '--connect-timeout': '1s',
   '--upstream-keepalive': '20s',
@@ -138,4 +146,7 @@ const companions: Record<string, string[]> = {
   '--upstream-cert': ['--upstream-key', clientCert.key],
   '--upstream-key': ['--upstream-cert', clientCert.cert],
   '--upstream-server-name': ['--upstream-tls'],
+  '--tls-cert': ['--tls-key', A_FILE],
+  '--tls-key': ['--tls-cert', A_FILE],
+  '--tls-client-ca': ['--tls-cert', A_FILE, '--tls-key', A_FILE],
 };
