@@ -17,7 +17,7 @@ import {
   type K8sObject,
 } from './render.js';
 
-const DIRS = ['k8s/base', 'k8s/example-backend', 'k8s/overlays/edge', 'k8s/overlays/sidecar', 'k8s/overlays/aws-alb'] as const;
+const DIRS = ['k8s/base', 'k8s/example-backend', 'k8s/overlays/edge', 'k8s/overlays/sidecar', 'k8s/overlays/aws-alb', 'k8s/overlays/gke'] as const;
 
 const renderer = findRenderer();
 // This project's machines have kubectl (1.32, kustomize v5) preinstalled. Without a usable
@@ -62,6 +62,13 @@ function gatewayView(dir: string, objs: K8sObject[], workload: K8sObject, contai
   const files = new Map<string, string>();
   for (const m of container.volumeMounts ?? []) {
     const vol = (pod.volumes ?? []).find((v: any) => v.name === m.name);
+    if (vol?.secret && !m.subPath) {
+      // A TLS Secret the user creates (never committed, so not in the render): its standard keys
+      // are files in the Pod. Their content is the user's; here only that they exist is known.
+      const keys: string[] = vol.secret.items?.map((i: { path: string }) => i.path) ?? ['tls.crt', 'tls.key', 'ca.crt'];
+      for (const k of keys) files.set(`${m.mountPath.replace(/\/$/, '')}/${k}`, `(Secret ${vol.secret.secretName}: ${k})`);
+      continue;
+    }
     if (!vol?.configMap) continue;
     const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === vol.configMap.name);
     if (!cm) throw new Error(`${where}: volume ${vol.name} names ConfigMap ${vol.configMap.name}, which is not in the render`);
