@@ -110,6 +110,7 @@ const sample: Record<string, string> = {
   '--retry-backoff': '10ms',
   '--retry-max-backoff': '1s',
   '--retry-budget': '30%',
+  '--retry-buffer-size': '64KiB',
 };
 
 /** Settings that are only valid with another one beside them. */
