@@ -125,6 +125,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         headers: req.headers,
         headerCount: req.rawHeaders.length / 2,
         url: req.url ?? '/',
+        httpVersion: req.httpVersion,
         peer: socket.remoteAddress,
         encrypted: socket.encrypted === true,
         ips: () => request.ips,
