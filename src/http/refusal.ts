@@ -2,6 +2,7 @@
 // request, no route, a bound reached) is answered, counted and logged here, whether it is
 // refused on its headers (server.ts) or while its body arrives (exchange.ts).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
 import type { CallObserver, RefusalReason } from './types.js';
 
@@ -32,6 +33,41 @@ export interface RefusedRequest {
   bytesIn: number;
   log: { warn(fields: object, message: string): void };
   observer: CallObserver;
+}
+
+/** What an exchange knows of its call when it refuses it (both exchanges' inits have it). */
+export interface RefusingExchange {
+  req: RefusedRequest['req'];
+  res: RefusedRequest['res'];
+  baseHeaders: OutgoingHttpHeaders;
+  contentType: WebContentType;
+  crossOrigin: boolean;
+  route: string;
+  method: string;
+  clientAddress: string;
+  log: RefusedRequest['log'];
+  settings: { exposeExtra: readonly string[]; observer: CallObserver };
+}
+
+/** Refuses a call an exchange has begun (`started`: performance.now() when it did). */
+export function refuseExchange(x: RefusingExchange, started: number, bytesIn: number, refusal: Refusal): void {
+  refuseCall(
+    {
+      req: x.req,
+      res: x.res,
+      baseHeaders: x.baseHeaders,
+      contentType: x.contentType,
+      exposeExtra: x.crossOrigin ? x.settings.exposeExtra : null,
+      route: x.route,
+      method: x.method,
+      client: x.clientAddress,
+      durationMs: performance.now() - started,
+      bytesIn,
+      log: x.log,
+      observer: x.settings.observer,
+    },
+    refusal,
+  );
 }
 
 /** Refusals of the per-process bounds are logged once per burst (./bounds.ts), not once each. */
@@ -102,6 +138,11 @@ function drainThenEnd(req: IncomingMessage, res: ServerResponse): void {
  * from the headers (trailers-only); a 4xx/5xx also says what is wrong in plain text.
  */
 export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
+  if (r.contentType.mode === 'native') {
+    refuseNative(r.res as unknown as Http2ServerResponse, r.contentType.response, refusal);
+    account(r, refusal, 0);
+    return;
+  }
   const headers: OutgoingHttpHeaders = {
     ...r.baseHeaders,
     'content-type': refusal.httpStatus === 200 ? r.contentType.response : 'text/plain; charset=utf-8',
@@ -123,7 +164,29 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     r.res.writeHead(refusal.httpStatus, headers);
     r.res.end(body);
   }
+  account(r, refusal, Buffer.byteLength(body));
+}
 
+/**
+ * A native gRPC call (HTTP/2 only: admission refuses it over HTTP/1.1) is always answered the
+ * way gRPC clients read a status: HTTP 200 and grpc-status, trailers-only (one HEADERS frame
+ * that ends the stream) before the answer began, else as the trailers of the answer. A request
+ * stream still arriving is reset with NO_ERROR once the answer is complete, as gRPC servers do:
+ * the connection and its other calls go on.
+ */
+function refuseNative(res: Http2ServerResponse, contentType: string, refusal: Refusal): void {
+  const status = { 'grpc-status': String(refusal.code), 'grpc-message': encodeGrpcMessage(refusal.message) };
+  if (res.stream.destroyed) return;
+  if (res.headersSent) {
+    res.addTrailers(status);
+    res.end();
+  } else {
+    res.stream.respond({ ':status': 200, 'content-type': contentType, ...status }, { endStream: true });
+  }
+}
+
+/** Counts and logs a refusal (`bytesOut`: what the answer's body carried). */
+function account(r: RefusedRequest, refusal: Refusal, bytesOut: number): void {
   r.observer.refused(refusal.reason);
   r.observer.callEnded({
     route: r.route,
@@ -131,7 +194,7 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     code: refusal.code,
     durationMs: r.durationMs,
     bytesIn: r.bytesIn,
-    bytesOut: Buffer.byteLength(body),
+    bytesOut,
     endpoint: undefined,
   });
   if (BURST_LOGGED.has(refusal.reason)) return;

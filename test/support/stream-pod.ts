@@ -2,7 +2,7 @@
 // for tests of streamed requests. What it received is recorded per call, so a test can tell
 // which messages reached a Pod, in which order, and how many times a call ran.
 //   /test.Stream/Unary    answers its one message back
-//   /test.Stream/Serve    answers `count` messages (the request is the count, as text)
+//   /test.Stream/Serve    answers `count` messages (the request is "count" or "count:size", as text)
 //   /test.Stream/Collect  client streaming: answers every message joined with '|'
 //   /test.Stream/Chat     bidi: echoes each message the moment it arrives
 // Every call answers with initial metadata x-pod (its address) and copies request metadata
@@ -10,6 +10,7 @@
 // metadata x-fail: CODE ends the call with that status after the request (trailers only when
 // nothing was sent).
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 
 export interface StreamPodCall {
   method: string;
@@ -17,6 +18,8 @@ export interface StreamPodCall {
   metadata: grpc.Metadata;
   /** The Pod has answered it (grpc-js also ends the request stream of a cancelled call). */
   ended: boolean;
+  /** Serve: messages written so far. */
+  sent: number;
 }
 
 export interface StreamPod {
@@ -71,7 +74,7 @@ export async function startStreamPod(host: string, port = 0): Promise<StreamPod>
     server.register(path, handler, identity, identity, type);
   };
   const record = (method: string, call: { metadata: grpc.Metadata }): StreamPodCall => {
-    const seen: StreamPodCall = { method, messages: [], metadata: call.metadata, ended: false };
+    const seen: StreamPodCall = { method, messages: [], metadata: call.metadata, ended: false, sent: 0 };
     pod.calls.push(seen);
     return seen;
   };
@@ -117,10 +120,24 @@ export async function startStreamPod(host: string, port = 0): Promise<StreamPod>
       seen.messages.push(call.request);
       const [initial, trailing] = answerMetadata(seen, address);
       call.sendMetadata(initial);
-      const count = Number(call.request.toString());
-      for (let i = 0; i < count; i++) call.write(Buffer.from(`message ${i}`));
-      seen.ended = true;
-      call.end(trailing);
+      const [count, size] = call.request.toString().split(':').map(Number) as [number, number | undefined];
+      let i = 0;
+      // Honours backpressure ('drain'), so `sent` counts what the Pod's transport has taken.
+      const more = (): void => {
+        while (i < count && !call.cancelled) {
+          const message = size === undefined ? Buffer.from(`message ${i}`) : Buffer.alloc(size, i & 0xff);
+          i++;
+          seen.sent++;
+          if (!call.write(message)) {
+            call.once('drain', more);
+            return;
+          }
+        }
+        if (call.cancelled) return;
+        seen.ended = true;
+        call.end(trailing);
+      };
+      more();
     },
     'serverStream',
   );
@@ -158,4 +175,22 @@ export async function startStreamPod(host: string, port = 0): Promise<StreamPod>
     'bidi',
   );
   return pod;
+}
+
+/**
+ * A gRPC Pod on Node's http2 that echoes request bytes back and never ends a call itself, so
+ * the way each call ended is the client's: the RST_STREAM code it sent (`rstCodes`).
+ */
+export async function startHoldingPod(host: string) {
+  const server = http2.createServer();
+  const rstCodes: number[] = [];
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.on('close', () => rstCodes.push(stream.rstCode ?? -1));
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.on('data', (chunk: Buffer) => stream.write(chunk));
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  const { port } = server.address() as { port: number };
+  return { address: `${host}:${port}`, rstCodes, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PodPool } from '../../../src/upstream/pool.js';
 import type { UpstreamStreamCall } from '../../../src/upstream/types.js';
 import { freePort } from '../../support/ports.js';
-import { startStreamPod, type StreamPod } from '../../support/stream-pod.js';
+import { startHoldingPod, startStreamPod, type StreamPod } from '../../support/stream-pod.js';
 import { closePools, makePool, until } from './pool-harness.js';
 
 interface StreamCall {
@@ -57,25 +57,6 @@ async function startRefuser(host: string, port: number, afterBytes: number) {
   });
   await new Promise<void>((r) => server.listen(port, host, r));
   return { seen, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-/**
- * A gRPC Pod on Node's http2 that echoes request bytes back and never ends a call itself, so
- * the way each call ended is the client's: the RST_STREAM code it sent.
- */
-async function startHoldingPod(host: string) {
-  const server = http2.createServer();
-  const rstCodes: number[] = [];
-  server.on('stream', (stream) => {
-    stream.on('error', () => {});
-    stream.on('close', () => rstCodes.push(stream.rstCode ?? -1));
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
-    stream.on('data', (chunk: Buffer) => stream.write(chunk));
-  });
-  await new Promise<void>((r) => server.listen(0, host, r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  const { port } = server.address() as { port: number };
-  return { address: `${host}:${port}`, rstCodes };
 }
 
 const cleanups: Array<() => unknown> = [];
@@ -161,6 +142,7 @@ describe('streamed requests through the pool', () => {
 
   it('cancel mid-stream: the Pod gets RST_STREAM(CANCEL), the caller CANCELLED', async () => {
     const pod = await startHoldingPod('127.0.0.5');
+    cleanups.push(() => pod.close());
     const { pool } = await poolFor(pod.address);
     const c = open(pool, '/test.Stream/Chat');
     await c.send('hello');
@@ -173,6 +155,7 @@ describe('streamed requests through the pool', () => {
 
   it('deadline: a stream that outlives it ends DEADLINE_EXCEEDED, and the Pod gets RST_STREAM(CANCEL)', async () => {
     const pod = await startHoldingPod('127.0.0.5');
+    cleanups.push(() => pod.close());
     const { pool } = await poolFor(pod.address);
     const c = open(pool, '/test.Stream/Chat', new Metadata(), 300);
     await c.send('hello');
