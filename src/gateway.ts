@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { GatewayMetrics } from './admin/metrics.js';
-import { buildAdminServer, localAdminSource, urlOf, type AdminSource, type AdminState } from './admin/server.js';
+import { buildAdminServer, localAdminSource, notReadyReason, urlOf, type AdminSource, type AdminState } from './admin/server.js';
 import { packageVersion } from './config/index.js';
 import type { Config, HostPort } from './config/types.js';
 import { buildHttpServer } from './http/server.js';
@@ -90,7 +90,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     for (const server of servers) await server?.close().catch(() => {});
     throw error;
   };
-  const http = await buildHttpServer({ config, router, logger, observer: metrics }).catch((e) => abandon(e));
+  // One readiness source for both ports (and, with --workers, for the primary's question over IPC).
+  const readiness = async (): Promise<string | null> => notReadyReason(pools, state);
+  const http = await buildHttpServer({ config, router, logger, observer: metrics, readiness }).catch((e) => abandon(e));
   const admin =
     adminSource && adminListener
       ? await buildAdminServer({ source: adminSource, logger }).catch((e) => abandon(e, http))
@@ -101,7 +103,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   } catch (error) {
     await abandon(error, http, admin);
   }
-  const httpUrl = urlOf(http);
+  const httpUrl = urlOf(http, config.tls ? 'https' : 'http');
   const adminUrl = admin ? urlOf(admin) : null;
   logger.info({ listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name) }, 'gateway started');
 

@@ -1,15 +1,16 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { registerHealthRoutes } from '../http/health.js';
 import type { Upstream } from '../upstream/types.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { endpointsView, type EndpointsView } from './endpoints.js';
 import { GatewayMetrics } from './metrics.js';
 
-/** The URL a listening Fastify app answers on, e.g. http://127.0.0.1:9901 or http://[::1]:9901. */
-export function urlOf(app: FastifyInstance): string {
+/** The URL a listening Fastify app answers on, e.g. http://127.0.0.1:9901 or https://[::1]:8443. */
+export function urlOf(app: FastifyInstance, scheme: 'http' | 'https' = 'http'): string {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
 }
 
 export interface AdminState {
@@ -82,8 +83,9 @@ export function notReadyReason(upstreams: readonly Upstream[], state: AdminState
 }
 
 /**
- * The admin listener: health for the kubelet, /metrics for Prometheus, /endpoints (JSON) and
- * the live dashboard (/) for people. Kept apart from the gRPC-Web port on purpose.
+ * The admin listener: health for the kubelet (also on the serving port), /metrics for
+ * Prometheus, /endpoints (JSON) and the live dashboard (/) for people. Metrics and endpoints are
+ * kept off the serving port on purpose: they name Pods and upstreams.
  */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
   const { source } = options;
@@ -93,12 +95,7 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const reason = await source.notReadyReason();
-    if (reason) return reply.code(503).send({ status: 'not ready', reason });
-    return { status: 'ready' };
-  });
+  registerHealthRoutes(app, () => source.notReadyReason());
 
   app.get('/metrics', async (_request, reply) => {
     const text = await source.metrics();

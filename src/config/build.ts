@@ -2,7 +2,7 @@
 import { ConfigError, fail } from './errors.js';
 import { formatDuration } from './parse-values.js';
 import { S, type Setting } from './settings.js';
-import type { Config, RouteConfig } from './types.js';
+import type { Config, ListenerTlsConfig, RouteConfig } from './types.js';
 
 /** Parsed values per setting, as buildConfig reads them (./load.ts fills it). */
 export interface ResolvedSettings {
@@ -65,6 +65,8 @@ export function buildConfig(r: ResolvedSettings): Config {
     }
   }
 
+  const tls = listenerTls(r);
+
   const retryOn = r.opt(S.retryOn);
   const retryMethods = r.all(S.retryMethods);
   if (retryOn !== undefined && retryMethods.length === 0) {
@@ -84,6 +86,7 @@ export function buildConfig(r: ResolvedSettings): Config {
 
   return {
     listen: r.one(S.listen),
+    tls,
     admin: r.one(S.admin),
     upstream,
     routes,
@@ -106,6 +109,7 @@ export function buildConfig(r: ResolvedSettings): Config {
       maxConcurrentCalls: r.one(S.maxConcurrentCalls),
       maxBufferedRequestBytes,
       maxClientConnections: r.one(S.maxConnections),
+      maxConcurrentStreams: r.one(S.maxConcurrentStreams),
     },
     upstreamOptions: {
       balancer: r.one(S.balancer),
@@ -147,4 +151,18 @@ export function buildConfig(r: ResolvedSettings): Config {
     trustProxy: r.one(S.trustProxy),
     workers: r.one(S.workers),
   };
+}
+
+/** --tls-cert and --tls-key come together; --tls-client-ca needs them. */
+function listenerTls(r: ResolvedSettings): ListenerTlsConfig | null {
+  const certFile = r.opt(S.tlsCert);
+  const keyFile = r.opt(S.tlsKey);
+  const clientCaFile = r.opt(S.tlsClientCa) ?? null;
+  if (certFile === undefined && keyFile !== undefined) fail(r.label(S.tlsKey), 'needs --tls-cert FILE (the certificate chain it belongs to)');
+  if (certFile !== undefined && keyFile === undefined) fail(r.label(S.tlsCert), 'needs --tls-key FILE (its private key)');
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCaFile !== null) fail(r.label(S.tlsClientCa), 'client certificates need a TLS listener: give --tls-cert and --tls-key');
+    return null;
+  }
+  return { certFile, keyFile, clientCaFile };
 }

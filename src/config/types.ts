@@ -55,6 +55,16 @@ export interface LimitsConfig {
   maxBufferedRequestBytes: number;
   /** Client connections open at once on the gRPC-Web listener (--max-connections, counted by ../http/bounds.ts); 0 = no bound. */
   maxClientConnections: number;
+  /** HTTP/2 streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+}
+
+/** TLS on the serving listener (--tls-cert, --tls-key, --tls-client-ca); the files are read again when they change. */
+export interface ListenerTlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** Require client certificates signed by this CA bundle; null: no client certificates asked for. */
+  clientCaFile: string | null;
 }
 
 export interface UpstreamOptions {
@@ -120,6 +130,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface Config {
   listen: HostPort;
+  /** null: the listener is cleartext (HTTP/1.1 and h2c). */
+  tls: ListenerTlsConfig | null;
   /** null: no admin listener. */
   admin: HostPort | null;
   /** Default upstream for every path no route matches; null: such calls are UNIMPLEMENTED. */

@@ -5,6 +5,7 @@ import type { CallObserver } from './types.js';
 
 /** What recording a call needs of its exchange. */
 export interface RecordedCall extends Pick<AdmittedCall, 'route' | 'method' | 'clientAddress'> {
+  req: { httpVersion: string };
   settings: { observer: CallObserver; accessLog: boolean };
   /** The request's logger (it already carries reqId). */
   log: { info(fields: object, message: string): void };
@@ -34,6 +35,8 @@ export function recordCall(
     bytesIn,
     bytesOut,
     client: x.clientAddress,
+    // "1.1" or "2.0": which transport carried the call.
+    http: x.req.httpVersion,
   };
   x.log.info(line, 'call');
 }

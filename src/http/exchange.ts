@@ -1,5 +1,5 @@
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   Base64Decoder,
@@ -25,7 +25,7 @@ import type { CallBounds } from './bounds.js';
 import { recordCall } from './call-record.js';
 import { CallShare } from './call-share.js';
 import { loggablePath, refuseExchange } from './refusal.js';
-import type { CallObserver, RefusalReason } from './types.js';
+import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
 export interface ExchangeSettings {
@@ -39,11 +39,11 @@ export interface ExchangeSettings {
   bounds: CallBounds;
 }
 
-/** An admitted call (./admission.ts) and the HTTP/1.1 exchange that carries it. */
+/** An admitted call (./admission.ts) and the HTTP exchange (HTTP/1.1 or HTTP/2) that carries it. */
 export interface ExchangeInit extends AdmittedCall {
   settings: ExchangeSettings;
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: RawRequest;
+  res: RawResponse;
   log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
@@ -264,7 +264,7 @@ export class Exchange implements CallListener {
     }
     // A write that res refused (client slower than the Pod) stops reading upstream until it
     // drains; messages collected below BATCH_BYTES leave at the flush either way.
-    if (res.writableNeedDrain) res.once('drain', this.onDrain);
+    if (needsDrain(res)) res.once('drain', this.onDrain);
     else this.upstreamCall!.requestNext();
   }
 

@@ -21,14 +21,15 @@ import type { AdmittedCall } from './admission.js';
 import { recordCall } from './call-record.js';
 import { headersFromMetadata, type ExchangeSettings } from './exchange.js';
 import { CallShare } from './call-share.js';
-import { refuseExchange, type RefusingExchange } from './refusal.js';
-import type { RefusalReason } from './types.js';
+import { refuseExchange } from './refusal.js';
+import type { RawResponse, RefusalReason } from './types.js';
 
 /** An admitted native call and the HTTP/2 stream that carries it. */
 export interface NativeExchangeInit extends AdmittedCall {
   settings: ExchangeSettings;
   req: Http2ServerRequest;
-  res: Http2ServerResponse;
+  /** As the refusal writer types it (RawResponse), and what this exchange writes with. */
+  res: RawResponse & Http2ServerResponse;
   log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, for a request that carries an Origin). */
   baseHeaders: OutgoingHttpHeaders;
@@ -165,8 +166,7 @@ export class NativeExchange implements CallListener {
     x.req.removeListener('data', this.onRequestData);
     this.call?.cancel();
     this.share.end();
-    // The refusal writer is typed for HTTP/1.1; a native answer is written on res.stream (refuseNative).
-    refuseExchange(x as unknown as RefusingExchange, this.started, this.bytesIn, { httpStatus: 200, code, message, reason });
+    refuseExchange(x, this.started, this.bytesIn, { httpStatus: 200, code, message, reason });
   }
 
   // ---- upstream side (CallListener) -----------------------------------------------------

@@ -1,10 +1,11 @@
 // The one refusal writer: every request the gateway answers itself instead of a Pod (a bad
 // request, no route, a bound reached) is answered, counted and logged here, whether it is
-// refused on its headers (server.ts) or while its body arrives (exchange.ts).
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+// refused on its headers (call-routes.ts) or while its body arrives (exchange.ts), over HTTP/1.1
+// or HTTP/2.
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
-import type { CallObserver, RefusalReason } from './types.js';
+import type { CallObserver, RawRequest, RawResponse, RefusalReason } from './types.js';
 
 export interface Refusal {
   /** 200 for a trailers-only gRPC answer; 4xx/5xx when the request is not a gRPC-Web call at all. */
@@ -16,8 +17,8 @@ export interface Refusal {
 
 /** The request a refusal answers, and what of it the log and metrics need. */
 export interface RefusedRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: RawRequest;
+  res: RawResponse;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
   /** The response content type of a trailers-only answer (the request's, or plain gRPC-Web). */
@@ -37,8 +38,8 @@ export interface RefusedRequest {
 
 /** What an exchange knows of its call when it refuses it (both exchanges' inits have it). */
 export interface RefusingExchange {
-  req: RefusedRequest['req'];
-  res: RefusedRequest['res'];
+  req: RawRequest;
+  res: RawResponse;
   baseHeaders: OutgoingHttpHeaders;
   contentType: WebContentType;
   crossOrigin: boolean;
@@ -105,14 +106,14 @@ export function reasonForStatus(httpStatus: number): RefusalReason {
 }
 
 /** A request body that was announced and has not been read to its end. */
-function bodyUnread(req: IncomingMessage): boolean {
+function bodyUnread(req: RawRequest): boolean {
   if (req.complete) return false;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Receives and drops the rest of `req`, then ends `res` (and so the connection). */
-function drainThenEnd(req: IncomingMessage, res: ServerResponse): void {
+function drainThenEnd(req: RawRequest, res: RawResponse): void {
   let dropped = 0;
   const end = (): void => {
     clearTimeout(timer);
@@ -139,7 +140,8 @@ function drainThenEnd(req: IncomingMessage, res: ServerResponse): void {
  */
 export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
   if (r.contentType.mode === 'native') {
-    refuseNative(r.res as unknown as Http2ServerResponse, r.contentType.response, refusal);
+    // Admission lets native gRPC in over HTTP/2 only.
+    refuseNative(r.res as Http2ServerResponse, r.contentType.response, refusal);
     account(r, refusal, 0);
     return;
   }
@@ -151,7 +153,14 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
   };
   if (r.exposeExtra !== null) headers['access-control-expose-headers'] = exposeHeadersValue(r.exposeExtra);
   const body = refusal.httpStatus === 200 ? '' : `${refusal.message}\n`;
-  if (bodyUnread(r.req)) {
+  if (r.req.httpVersionMajor === 2) {
+    // One stream of a multiplexed connection: the answer ends it, and Node then resets the
+    // stream's upload with NO_ERROR (RFC 9113, 8.1), so the rest of the body stops there and
+    // the connection, with the client's other calls, goes on. No connection-specific header
+    // (connection: close) exists in HTTP/2.
+    r.res.writeHead(refusal.httpStatus, headers);
+    r.res.end(body);
+  } else if (bodyUnread(r.req)) {
     // The rest of the body is never used: the connection closes after it (see LINGER_MS). The
     // answer is complete on the wire at once (content-length), so clients can act on it.
     headers.connection = 'close';
@@ -168,11 +177,11 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
 }
 
 /**
- * A native gRPC call (HTTP/2 only: admission refuses it over HTTP/1.1) is always answered the
- * way gRPC clients read a status: HTTP 200 and grpc-status, trailers-only (one HEADERS frame
- * that ends the stream) before the answer began, else as the trailers of the answer. A request
- * stream still arriving is reset with NO_ERROR once the answer is complete, as gRPC servers do:
- * the connection and its other calls go on.
+ * A native gRPC call is always answered the way gRPC clients read a status: HTTP 200 and
+ * grpc-status, trailers-only (one HEADERS frame that ends the stream: Node's compatibility
+ * writeHead + end would send headers and an empty trailer block apart, which clients read as no
+ * status) before the answer began, else as the trailers of the answer. A request stream still
+ * arriving is then reset with NO_ERROR by Node, as gRPC servers do; the connection goes on.
  */
 function refuseNative(res: Http2ServerResponse, contentType: string, refusal: Refusal): void {
   const status = { 'grpc-status': String(refusal.code), 'grpc-message': encodeGrpcMessage(refusal.message) };

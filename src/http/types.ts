@@ -1,3 +1,20 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+
+/** A request as the serving port's handler gets it: over HTTP/1.1, or HTTP/2 (Node's compatibility API). */
+export type RawRequest = IncomingMessage | Http2ServerRequest;
+// `write` restated once: the two classes overload it differently, which TypeScript cannot call
+// through a union; Node's Http2ServerResponse has flushHeaders, its type declarations do not.
+export type RawResponse = (ServerResponse | Http2ServerResponse) & { write(chunk: Uint8Array | string): boolean; flushHeaders(): void };
+
+/**
+ * The response holds more than its high-water mark: wait for 'drain' before writing more. An
+ * HTTP/2 response has no writableNeedDrain of its own; its stream has.
+ */
+export function needsDrain(res: RawResponse): boolean {
+  return 'stream' in res ? res.stream.writableNeedDrain : res.writableNeedDrain;
+}
+
 /**
  * Why the gateway answered a request itself instead of a Pod: the `reason` label of
  * grpcweb_refused_total. A fixed set, so no client can add label values.

@@ -18,6 +18,7 @@ import {
 } from '../support/browser.js';
 import { NODE_CLIENTS, fromB64, nodeClient, type EchoClient } from '../support/clients.js';
 import { freePort } from '../support/ports.js';
+import { until } from '../support/until.js';
 
 const OK = 0;
 const DEADLINE_EXCEEDED = 4;
@@ -92,15 +93,6 @@ function noise(n: number): Uint8Array {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
-}
-
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
 }
 
 describe.each(KINDS)('%s', (kind) => {

@@ -12,12 +12,15 @@ import { EchoServiceClient } from '../gen/pbts/echo.client.js';
 
 export { Code } from '@connectrpc/connect';
 
-export function connectEcho(baseUrl: string): Client<typeof EchoService> {
-  return createClient(EchoService, createGrpcWebTransport({ baseUrl, useBinaryFormat: true }));
+/** A `fetch` other than Node's (HTTP/1.1): e.g. HTTP/2 through undici's allowH2, or h2c (h2c-fetch.ts). */
+export type Fetch = typeof globalThis.fetch;
+
+export function connectEcho(baseUrl: string, fetch?: Fetch): Client<typeof EchoService> {
+  return createClient(EchoService, createGrpcWebTransport({ baseUrl, useBinaryFormat: true, fetch }));
 }
 
-export function pbtsEcho(baseUrl: string, format: 'text' | 'binary'): EchoServiceClient {
-  return new EchoServiceClient(new GrpcWebFetchTransport({ baseUrl, format }));
+export function pbtsEcho(baseUrl: string, format: 'text' | 'binary', fetch?: Fetch): EchoServiceClient {
+  return new EchoServiceClient(new GrpcWebFetchTransport({ baseUrl, format, fetch }));
 }
 
 // ---- one shape for every client ----------------------------------------------------------------
@@ -77,8 +80,8 @@ export interface EchoClient {
   stream(req: StreamReq, opts?: CallOptions): Promise<CallResult>;
 }
 
-export function nodeClient(kind: ClientKind, baseUrl: string): EchoClient {
-  return kind === 'connect' ? connectClient(baseUrl) : pbtsClient(baseUrl, kind === 'pbts-text' ? 'text' : 'binary');
+export function nodeClient(kind: ClientKind, baseUrl: string, fetch?: Fetch): EchoClient {
+  return kind === 'connect' ? connectClient(baseUrl, fetch) : pbtsClient(baseUrl, kind === 'pbts-text' ? 'text' : 'binary', fetch);
 }
 
 function headersToRecord(h: Headers | undefined): Record<string, string> {
@@ -87,8 +90,8 @@ function headersToRecord(h: Headers | undefined): Record<string, string> {
   return out;
 }
 
-function connectClient(baseUrl: string): EchoClient {
-  const client = connectEcho(baseUrl);
+function connectClient(baseUrl: string, fetch?: Fetch): EchoClient {
+  const client = connectEcho(baseUrl, fetch);
   type ConnectOpts = {
     headers?: Record<string, string>;
     timeoutMs?: number;
@@ -176,8 +179,8 @@ function pbtsCode(code: string): number {
   return Number.isInteger(parsed) ? parsed : Code.Unknown;
 }
 
-function pbtsClient(baseUrl: string, format: 'text' | 'binary'): EchoClient {
-  const client = pbtsEcho(baseUrl, format);
+function pbtsClient(baseUrl: string, format: 'text' | 'binary', fetch?: Fetch): EchoClient {
+  const client = pbtsEcho(baseUrl, format, fetch);
   const kind: ClientKind = format === 'text' ? 'pbts-text' : 'pbts-binary';
   const rpcOptions = (opts: CallOptions) => ({ meta: opts.metadata ?? {}, timeout: opts.timeoutMs, abort: opts.signal });
   const fail = (e: unknown, headers: Record<string, string>, messages: EchoMsg[], arrivals: number[]): CallResult => {

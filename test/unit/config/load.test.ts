@@ -1,3 +1,5 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../../../src/config/index.js';
 
@@ -35,6 +37,7 @@ describe('defaults', () => {
     const c = load(UP);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
+      tls: null,
       admin: { host: '0.0.0.0', port: 9901 },
       upstream: { kind: 'static', text: '127.0.0.1:1', addresses: [{ host: '127.0.0.1', port: 1 }] },
       routes: [],
@@ -51,6 +54,7 @@ describe('defaults', () => {
         maxConcurrentCalls: 1000,
         maxBufferedRequestBytes: 32 * 1024 * 1024,
         maxClientConnections: 4000,
+        maxConcurrentStreams: 100,
       },
       upstreamOptions: {
         balancer: 'round-robin',
@@ -133,6 +137,8 @@ describe('every flag reaches its field', () => {
       '8MiB',
       '--max-connections',
       '70',
+      '--max-concurrent-streams',
+      '20',
       '--balancer',
       'least-request',
       '--connect-timeout',
@@ -197,6 +203,7 @@ describe('every flag reaches its field', () => {
       maxConcurrentCalls: 50,
       maxBufferedRequestBytes: 8 * 1024 * 1024,
       maxClientConnections: 70,
+      maxConcurrentStreams: 20,
     });
     expect(c.upstreamOptions).toEqual({
       balancer: 'least-request',
@@ -362,6 +369,22 @@ describe('cross-setting rules', () => {
     expect(load([...UP, '--max-message-size', '64MiB']).limits.maxBufferedRequestBytes).toBe(Math.ceil(((64 * 1024 * 1024 + 5) * 4) / 3) + 1024);
     expect(load([...UP, '--max-buffered-request-bytes', '0']).limits.maxBufferedRequestBytes).toBe(0);
     expect(load([...UP, '--max-request-size', '1MiB', '--max-buffered-request-bytes', '1MiB']).limits.maxBufferedRequestBytes).toBe(1024 * 1024);
+  });
+});
+
+describe('listener TLS files', () => {
+  const here = fileURLToPath(import.meta.url);
+  it('--tls-cert and --tls-key come together; --tls-client-ca needs them', () => {
+    expect(load([...UP, '--tls-cert', here, '--tls-key', here]).tls).toEqual({ certFile: here, keyFile: here, clientCaFile: null });
+    expect(load([...UP, '--tls-cert', here, '--tls-key', here, '--tls-client-ca', here]).tls?.clientCaFile).toBe(here);
+    expect(error([...UP, '--tls-cert', here])).toMatch(/^--tls-cert: needs --tls-key FILE/);
+    expect(error([...UP, '--tls-key', here])).toMatch(/^--tls-key: needs --tls-cert FILE/);
+    expect(error([...UP, '--tls-client-ca', here])).toMatch(/^--tls-client-ca: client certificates need a TLS listener/);
+  });
+  it('a missing or unreadable file is refused at start, naming the setting', () => {
+    expect(error([...UP, '--tls-cert', '/nonexistent/tls.crt', '--tls-key', here])).toBe("--tls-cert: cannot read '/nonexistent/tls.crt': ENOENT");
+    expect(error([...UP, '--tls-cert', here], { GWG_TLS_KEY: '/nonexistent/tls.key' })).toBe("GWG_TLS_KEY: cannot read '/nonexistent/tls.key': ENOENT");
+    expect(error([...UP, '--tls-cert', here, '--tls-key', dirname(here)])).toMatch(/^--tls-key: '.*' is not a file/);
   });
 });
 

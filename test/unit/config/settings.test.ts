@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { helpText, loadConfig, settingsTable } from '../../../src/config/index.js';
 
 describe('settings table', () => {
@@ -62,6 +63,9 @@ describe('settings table', () => {
   });
 });
 
+/** A file every run can read (the file settings check that theirs can be read). */
+const A_FILE = fileURLToPath(import.meta.url);
+
 const sample: Record<string, string> = {
   '--listen': '127.0.0.1:0',
   '--admin': 'off',
@@ -83,6 +87,10 @@ const sample: Record<string, string> = {
   '--max-concurrent-calls': '500',
   '--max-buffered-request-bytes': '32MiB',
   '--max-connections': '0',
+  '--max-concurrent-streams': '50',
+  '--tls-cert': A_FILE,
+  '--tls-key': A_FILE,
+  '--tls-client-ca': A_FILE,
   '--balancer': 'least-request',
   '--connect-timeout': '1s',
   '--upstream-keepalive': '20s',
@@ -117,4 +125,7 @@ const sample: Record<string, string> = {
 const companions: Record<string, string[]> = {
   '--retry-on': ['--retry-methods', '/a.B/'],
   '--retry-methods': ['--retry-on', 'unavailable'],
+  '--tls-cert': ['--tls-key', A_FILE],
+  '--tls-key': ['--tls-cert', A_FILE],
+  '--tls-client-ca': ['--tls-cert', A_FILE, '--tls-key', A_FILE],
 };

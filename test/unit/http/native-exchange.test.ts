@@ -10,7 +10,7 @@ import { admit, type AdmissionContext } from '../../../src/http/admission.js';
 import { CallBounds } from '../../../src/http/bounds.js';
 import type { ExchangeSettings } from '../../../src/http/exchange.js';
 import { compileTrustProxy } from '../../../src/http/forwarding.js';
-import { NativeExchange } from '../../../src/http/native-exchange.js';
+import { NativeExchange, type NativeExchangeInit } from '../../../src/http/native-exchange.js';
 import { refuseExchange } from '../../../src/http/refusal.js';
 import type { CallRecord, RefusalReason } from '../../../src/http/types.js';
 import type { PodPool } from '../../../src/upstream/pool.js';
@@ -70,14 +70,15 @@ async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20): Prom
       },
       context,
     );
-    const init = { settings, req, res, log, baseHeaders: {} };
+    // Node's Http2ServerResponse has flushHeaders; its type declarations do not (see RawResponse).
+    const init = { settings, req, res: res as NativeExchangeInit['res'], log, baseHeaders: {} };
     if ('call' in verdict) {
       new NativeExchange(Object.assign(verdict.call, init)).begin();
       return;
     }
     const r = verdict.refusal;
     const refused = { ...init, contentType: r.contentType!, crossOrigin: false, route: r.route, method: req.url, clientAddress: '' };
-    refuseExchange(refused as never, performance.now(), 0, r);
+    refuseExchange(refused, performance.now(), 0, r);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));

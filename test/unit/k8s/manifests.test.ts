@@ -194,7 +194,7 @@ describe('k8s manifests', () => {
       }
     });
 
-    it('every gateway container: probes on the admin port, ports match, grace period outlasts shutdown', () => {
+    it('every gateway container: liveness on the admin port, readiness on the serving port, ports match, grace period outlasts shutdown', () => {
       for (const g of gatewaysOf(dir)) {
         const { config: cfg, container: c, pod } = g;
         expect(cfg.admin, `${g.where}: probes need the admin listener`).not.toBeNull();
@@ -206,7 +206,9 @@ describe('k8s manifests', () => {
         expect(c.livenessProbe?.httpGet?.path, g.where).toBe('/healthz');
         expect(portNumber(c, c.livenessProbe.httpGet.port), g.where).toBe(cfg.admin!.port);
         expect(c.readinessProbe?.httpGet?.path, g.where).toBe('/readyz');
-        expect(portNumber(c, c.readinessProbe.httpGet.port), g.where).toBe(cfg.admin!.port);
+        // On the serving port, so that a load balancer's inferred health check probes it there.
+        expect(portNumber(c, c.readinessProbe.httpGet.port), g.where).toBe(cfg.listen.port);
+        expect(c.readinessProbe.httpGet.scheme ?? 'HTTP', g.where).toBe(cfg.tls ? 'HTTPS' : 'HTTP');
 
         const ann = g.workload.spec.template.metadata?.annotations ?? {};
         expect(ann['prometheus.io/scrape'], g.where).toBe('true');
