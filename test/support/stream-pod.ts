@@ -7,8 +7,8 @@
 //   /test.Stream/Chat     bidi: echoes each message the moment it arrives
 // Every call answers with initial metadata x-pod (its address) and copies request metadata
 // x-echo-* back as initial metadata and as trailing metadata trailer-x-echo-*. A request
-// metadata x-fail: CODE ends the call with that status after the request (trailers only when
-// nothing was sent).
+// metadata x-fail: CODE ends Unary, Collect and Chat with that status once the request has ended,
+// trailers-only (nothing sent before it) unless x-headers-first is set too.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 
@@ -150,7 +150,8 @@ export async function startStreamPod(host: string, port = 0): Promise<StreamPod>
   ): void => {
     const seen = record(method, call);
     const [initial, trailing] = answerMetadata(seen, address);
-    call.sendMetadata(initial);
+    const trailersOnly = call.metadata.get('x-fail').length > 0 && call.metadata.get('x-headers-first').length === 0;
+    if (!trailersOnly) call.sendMetadata(initial);
     read(call, seen, onMessage, () => {
       seen.ended = true;
       finish(seen, failure(seen, trailing), trailing);

@@ -217,3 +217,56 @@ describe('streamed requests through the pool', () => {
     });
   });
 });
+
+describe('the --retry-on policy for streamed requests', () => {
+  async function twoFailingPods(retryBufferBytes: number) {
+    const port = await freePort('127.0.0.6');
+    const pods = [await startStreamPod('127.0.0.6', port), await startStreamPod('127.0.0.7', port)];
+    for (const pod of pods) cleanups.push(() => pod.forceClose());
+    const retryPolicy = { codes: [Status.UNAVAILABLE], methods: ['/test.Stream/'], maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, budgetPercent: 100 };
+    const { pool, resolver } = makePool({ retryBufferBytes, retryPolicy });
+    resolver.set(pods.map((p) => ({ host: p.address.split(':')[0]!, port })));
+    await until(() => pool.snapshot().endpoints.every((e) => e.state === 'READY'));
+    return { pool, pods };
+  }
+
+  const failing = () => {
+    const metadata = new Metadata();
+    metadata.set('x-fail', String(Status.UNAVAILABLE));
+    return metadata;
+  };
+
+  it('retries a trailers-only UNAVAILABLE on the other Pod with every message, up to --retry-attempts', async () => {
+    const { pool, pods } = await twoFailingPods(256 * 1024);
+    const c = open(pool, '/test.Stream/Collect', failing());
+    for (const m of ['one', 'two']) await c.send(m);
+    c.call.end();
+    expect((await c.status).code).toBe(Status.UNAVAILABLE);
+    const attempts = pods.flatMap((p) => p.calls);
+    expect(attempts).toHaveLength(3);
+    for (const a of attempts) expect(a.messages.map(String)).toEqual(['one', 'two']);
+    expect(pods.every((p) => p.calls.length > 0)).toBe(true);
+  });
+
+  it('never once the request outgrew --retry-buffer-size', async () => {
+    const { pool, pods } = await twoFailingPods(4);
+    const c = open(pool, '/test.Stream/Collect', failing());
+    for (const m of ['one', 'two']) await c.send(m);
+    c.call.end();
+    expect((await c.status).code).toBe(Status.UNAVAILABLE);
+    expect(pods.flatMap((p) => p.calls)).toHaveLength(1);
+  });
+
+  it('never once the Pod sent its response headers (the call is committed)', async () => {
+    const { pool, pods } = await twoFailingPods(256 * 1024);
+    const metadata = failing();
+    metadata.set('x-headers-first', '1');
+    const c = open(pool, '/test.Stream/Collect', metadata);
+    for (const m of ['one', 'two']) await c.send(m);
+    c.call.end();
+    expect((await c.status).code).toBe(Status.UNAVAILABLE);
+    expect(c.headers).not.toBeNull();
+    expect(pods.flatMap((p) => p.calls)).toHaveLength(1);
+  });
+});
+
