@@ -130,6 +130,28 @@ describe('native gRPC through the gateway', () => {
     expect(pod.calls.length - before).toBe(20);
   });
 
+  it('graceful shutdown: an open bidi stream keeps working through the drain, then ends with a status, not a hang', async () => {
+    const gw = await gatewayOver(pod.address, ['--shutdown-delay', '0', '--drain-timeout', '1s']);
+    const client = nativeClient(hostPort(gw));
+    cleanups.push(() => client.close());
+    const chat = client.Chat();
+    chat.on('error', () => {});
+    const echoed: string[] = [];
+    chat.on('data', (m: Buffer) => echoed.push(m.toString()));
+    const status = new Promise<grpc.StatusObject>((r) => chat.on('status', r));
+    chat.write(Buffer.from('before'));
+    expect(await until(() => echoed.length === 1, 5_000)).toBe(true);
+    const stopped = gw.shutdown();
+    // Draining: the stream in flight still carries messages both ways.
+    chat.write(Buffer.from('during'));
+    expect(await until(() => echoed.length === 2, 5_000)).toBe(true);
+    // The drain timeout cuts it: the client is told, with a gRPC status.
+    const ended = await status;
+    expect(ended.code).toBe(grpc.status.UNAVAILABLE);
+    expect(ended.details).toBe('gateway is shutting down');
+    await stopped;
+  });
+
   it('h2load -m64 drives native unary calls through the gateway (the benchmark case)', async () => {
     const gw = await gatewayOver(pod.address);
     const dir = await mkdtemp(join(tmpdir(), 'gwg-h2load-'));
