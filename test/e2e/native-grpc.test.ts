@@ -26,7 +26,8 @@ afterEach(async () => {
 });
 
 async function gatewayOver(address: string, flags: string[] = []): Promise<Gateway> {
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', address, '--log-level', 'warn', ...flags], {});
+  const admin = flags.includes('--admin') ? [] : ['--admin', 'off'];
+  const result = loadConfig(['--listen', '127.0.0.1:0', ...admin, '--upstream', address, '--log-level', 'warn', ...flags], {});
   if (!('config' in result)) throw new Error('not a config');
   const gw = await startGateway(result.config, { logger: false });
   cleanups.push(() => gw.close());
@@ -82,11 +83,15 @@ describe('native gRPC through the gateway', () => {
   });
   afterAll(() => pod?.forceClose());
 
-  it('h2c: unary, server streaming, client streaming and bidi from a grpc-js client', async () => {
-    const gw = await gatewayOver(pod.address);
+  it('h2c: unary, server streaming, client streaming and bidi from a grpc-js client; counted in /metrics like gRPC-Web calls', async () => {
+    const gw = await gatewayOver(pod.address, ['--admin', '127.0.0.1:0']);
     const client = nativeClient(hostPort(gw));
     cleanups.push(() => client.close());
     await allCallTypes(client, pod);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    for (const method of ['Unary', 'Serve', 'Collect', 'Chat']) {
+      expect(metrics).toMatch(new RegExp(`grpcweb_calls_total\\{[^}]*method="/test.Stream/${method}"[^}]*code="OK"[^}]*\\} 1\\n`));
+    }
   });
 
   it('TLS (ALPN h2): the same four call types, the gateway verified against a CA made for the test', async () => {
