@@ -70,8 +70,10 @@ export class NativeExchange implements CallListener {
       return;
     }
     res.on('close', this.onResponseClose);
-    // The Pod gets the call now, not at the first message: a bidi server may speak first.
-    this.call = this.x.upstream.callStream({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline }, this);
+    // The Pod gets the call at the first request bytes, or at the end of this event-loop turn if
+    // none came with the headers (a bidi server may speak first) — not at the headers themselves:
+    // a stream the client resets in the same packet (rapid reset) then never reaches a Pod.
+    setImmediate(this.startUpstream);
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
     req.on('error', () => {
@@ -79,9 +81,15 @@ export class NativeExchange implements CallListener {
     });
   }
 
+  private readonly startUpstream = (): void => {
+    if (this.finished || this.call !== null) return;
+    this.call = this.x.upstream.callStream({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline }, this);
+  };
+
   // ---- request side -------------------------------------------------------------------
   private readonly onRequestData = (chunk: Buffer): void => {
     if (this.finished) return;
+    this.startUpstream();
     this.bytesIn += chunk.length;
     if (!this.share.reserve(chunk.length)) {
       this.refuse(Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
@@ -107,6 +115,7 @@ export class NativeExchange implements CallListener {
 
   private readonly onRequestEnd = (): void => {
     if (this.finished) return;
+    this.startUpstream();
     try {
       this.frames.end();
     } catch (error) {
@@ -237,7 +246,8 @@ export class NativeExchange implements CallListener {
     if (this.finished) return;
     // RST_STREAM from the client (or its connection gone) before the answer ended: cancel upstream.
     this.finished = true;
-    this.call?.cancel();
+    if (this.call) this.call.cancel();
+    else this.logCall(Status.CANCELLED, 'client went away before the call reached a Pod', undefined);
   };
 
   private logCall(code: number, message: string, endpoint: string | undefined, note?: string): void {
