@@ -138,6 +138,7 @@ export function buildConfig(r: ResolvedSettings, readFile: (path: string) => str
               maxBackoffMs: retryMaxBackoffMs,
               budgetPercent: r.one(S.retryBudget),
             },
+      retryBufferBytes: r.one(S.retryBufferSize),
       streamsPerConnection: r.one(S.streamsPerConnection),
       maxConnectionsPerPod: r.one(S.maxConnectionsPerPod),
       podDrainTimeoutMs: r.one(S.podDrainTimeout),

@@ -422,6 +422,14 @@ export const S = {
     defaults: ['20'],
     parse: (s) => parseInteger(s.trim().replace(/%$/, ''), 1, 100),
   }),
+  retryBufferSize: value<number>({
+    name: 'retry-buffer-size',
+    group: G_POOL,
+    metavar: 'BYTES',
+    help: 'Request bytes of a streamed call (native gRPC client streaming or bidi) kept so it can be sent to another Pod; a call that sends more is never retried',
+    defaults: ['256KiB'],
+    parse: bytes(0),
+  }),
   streamsPerConnection: value<number>({
     name: 'streams-per-connection',
     group: G_POOL,

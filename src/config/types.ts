@@ -81,6 +81,8 @@ export interface UpstreamOptions {
   maxRetries: number;
   /** Retries of answers the application gave (--retry-on); null: none (the default). */
   retryPolicy: RetryPolicyConfig | null;
+  /** Request bytes of a streamed call kept for a retry; a call that sends more is not retried. */
+  retryBufferBytes: number;
   /** In-flight calls per connection above which another connection to the same Pod is opened. */
   streamsPerConnection: number;
   /** At most this many connections to one Pod. */

@@ -9,6 +9,7 @@ import {
   HeaderError,
   TimeoutFormatError,
   isBrowserOwnedHeader,
+  parseContentType,
   parseGrpcTimeout,
   parseHttpHeadersParam,
   parseWebContentType,
@@ -28,6 +29,8 @@ export interface AdmissionRequest {
   headerCount: number;
   /** Path and query, as received. */
   url: string;
+  /** As Node reports it: '1.1' or '2.0' (native gRPC needs HTTP/2). */
+  httpVersion: string;
   /** The TCP peer. */
   peer: string | undefined;
   /** The connection is TLS (what the Pod is told in x-forwarded-proto). */
@@ -126,7 +129,7 @@ export function admit(request: AdmissionRequest, context: AdmissionContext): Adm
   const q = request.url.indexOf('?');
   const path = q === -1 ? request.url : request.url.slice(0, q);
 
-  let contentType = parseWebContentType(headers['content-type']);
+  let contentType = parseContentType(headers['content-type']);
   let extra: Array<[string, string]> | null = null;
   let timeoutHeader = headers['grpc-timeout'];
   if (contentType === null && q !== -1) {
@@ -137,6 +140,14 @@ export function admit(request: AdmissionRequest, context: AdmissionContext): Adm
       if (name === 'content-type') contentType = parseWebContentType(value);
       else if (name === 'grpc-timeout') timeoutHeader = value;
     }
+  }
+  if (contentType?.mode === 'native' && request.httpVersion !== '2.0') {
+    return refused(
+      505,
+      Status.UNIMPLEMENTED,
+      `native gRPC (${contentType.response}) needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web)`,
+      'needs_http2',
+    );
   }
   if (contentType === null) {
     return refused(

@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { WebContentType } from '../protocol/index.js';
 import { admit, type AdmissionContext } from './admission.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
+import { NativeExchange, type NativeExchangeInit } from './native-exchange.js';
 import { reasonForStatus, refuseCall } from './refusal.js';
 import type { RawRequest, RefusalReason } from './types.js';
 
@@ -84,6 +85,7 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
         headers: req.headers,
         headerCount: headerLines(req),
         url: req.url ?? '/',
+        httpVersion: req.httpVersion,
         peer: socket.remoteAddress,
         encrypted: socket.encrypted === true,
         ips: () => request.ips,
@@ -97,15 +99,13 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
     }
     reply.hijack();
     // The admitted call becomes the exchange's init as it is: no copy of it per call.
-    new Exchange(
-      Object.assign(verdict.call, {
-        settings,
-        req,
-        res: reply.raw,
-        log: request.log,
-        baseHeaders: reply.getHeaders() as OutgoingHttpHeaders,
-      }),
-    ).begin();
+    const init = { settings, req, res: reply.raw, log: request.log, baseHeaders: reply.getHeaders() as OutgoingHttpHeaders };
+    if (verdict.call.contentType.mode === 'native') {
+      // Admission lets native gRPC in over HTTP/2 only.
+      new NativeExchange(Object.assign(verdict.call, init as typeof init & Pick<NativeExchangeInit, 'req' | 'res'>)).begin();
+    } else {
+      new Exchange(Object.assign(verdict.call, init)).begin();
+    }
   };
   app.route({
     method: 'POST',

@@ -22,7 +22,9 @@ import {
 import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
-import { loggablePath, refuseCall, type Refusal } from './refusal.js';
+import { recordCall } from './call-record.js';
+import { CallShare } from './call-share.js';
+import { loggablePath, refuseExchange } from './refusal.js';
 import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
@@ -64,7 +66,7 @@ const BATCH_BYTES = 16 * 1024;
  * already decided for this response (`base`: @fastify/cors's answer). A Pod's Vary is added to
  * the gateway's, never put in its place.
  */
-function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, base: OutgoingHttpHeaders, names: string[] | null): void {
+export function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, base: OutgoingHttpHeaders, names: string[] | null): void {
   const map = metadata.toHttp2Headers();
   for (const name in map) {
     const value = map[name];
@@ -95,10 +97,8 @@ export class Exchange implements CallListener {
   private readonly frames: FrameDecoder;
   /** The one request message, once it has arrived. */
   private message: Buffer | null = null;
-  /** This call holds a slot of --max-concurrent-calls. */
-  private holdsSlot = false;
-  /** Request bytes this call has reserved of --max-buffered-request-bytes. */
-  private reserved = 0;
+  /** Its slot of --max-concurrent-calls and request bytes of --max-buffered-request-bytes. */
+  private readonly share: CallShare;
   /** Response messages not written yet (see BATCH_BYTES), and their size once framed. */
   private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -116,16 +116,16 @@ export class Exchange implements CallListener {
     this.base64 = x.contentType.mode === 'text' ? new Base64Decoder() : null;
     // gRPC-Web calls are unary or server streaming: a second message is refused at its first byte.
     this.frames = new FrameDecoder(x.settings.maxMessageBytes, 1);
+    this.share = new CallShare(x.settings.bounds);
   }
 
   begin(): void {
     const { req, res } = this.x;
     this.x.settings.observer.callStarted();
-    if (!this.x.settings.bounds.startCall()) {
+    if (!this.share.start()) {
       this.failRequest(200, Status.RESOURCE_EXHAUSTED, 'the gateway has too many calls in flight; retry later', 'max_concurrent_calls');
       return;
     }
-    this.holdsSlot = true;
     res.on('close', this.onResponseClose);
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
@@ -145,11 +145,10 @@ export class Exchange implements CallListener {
       );
       return;
     }
-    if (!this.x.settings.bounds.reserve(chunk.length)) {
+    if (!this.share.reserve(chunk.length)) {
       this.failRequest(200, Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
       return;
     }
-    this.reserved += chunk.length;
     try {
       const bytes = this.base64 ? this.base64.push(chunk) : chunk;
       if (bytes.length > 0) this.acceptFrames(this.frames.push(bytes));
@@ -227,38 +226,8 @@ export class Exchange implements CallListener {
     this.finished = true;
     const x = this.x;
     x.req.removeListener('data', this.onRequestData);
-    this.releaseBounds();
-    const refusal: Refusal = { httpStatus, code, message, reason };
-    refuseCall(
-      {
-        req: x.req,
-        res: x.res,
-        baseHeaders: x.baseHeaders,
-        contentType: x.contentType,
-        exposeExtra: x.crossOrigin ? x.settings.exposeExtra : null,
-        route: x.route,
-        method: x.method,
-        client: x.clientAddress,
-        durationMs: performance.now() - this.started,
-        bytesIn: this.bytesIn,
-        log: x.log,
-        observer: x.settings.observer,
-      },
-      refusal,
-    );
-  }
-
-  /** Give back this call's slot and request bytes (once: the call has ended). */
-  private releaseBounds(): void {
-    const bounds = this.x.settings.bounds;
-    if (this.holdsSlot) {
-      this.holdsSlot = false;
-      bounds.endCall();
-    }
-    if (this.reserved > 0) {
-      bounds.release(this.reserved);
-      this.reserved = 0;
-    }
+    this.share.end();
+    refuseExchange(x, this.started, this.bytesIn, { httpStatus, code, message, reason });
   }
 
   // ---- upstream side (CallListener) -----------------------------------------------------
@@ -388,33 +357,7 @@ export class Exchange implements CallListener {
 
   /** `note`: what the upstream side knows and the client is not told (see CallListener.onStatus). */
   private logCall(code: number, message: string, endpoint: string | undefined, note?: string): void {
-    this.releaseBounds();
-    const durationMs = performance.now() - this.started;
-    const x = this.x;
-    x.settings.observer.callEnded({
-      route: x.route,
-      method: x.method,
-      code,
-      durationMs,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      endpoint,
-    });
-    if (!x.settings.accessLog) return;
-    // request.log already carries reqId.
-    const line = {
-      method: x.method,
-      grpcStatus: code,
-      grpcMessage: code === 0 ? undefined : message,
-      note,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      endpoint,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      client: x.clientAddress,
-      // "1.1" or "2.0": which transport carried the call.
-      http: x.req.httpVersion,
-    };
-    x.log.info(line, 'call');
+    this.share.end();
+    recordCall(this.x, this.started, code, message, endpoint, note, this.bytesIn, this.bytesOut);
   }
 }

@@ -3,6 +3,7 @@
 // refused on its headers (call-routes.ts) or while its body arrives (exchange.ts), over HTTP/1.1
 // or HTTP/2.
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
 import type { CallObserver, RawRequest, RawResponse, RefusalReason } from './types.js';
 
@@ -33,6 +34,41 @@ export interface RefusedRequest {
   bytesIn: number;
   log: { warn(fields: object, message: string): void };
   observer: CallObserver;
+}
+
+/** What an exchange knows of its call when it refuses it (both exchanges' inits have it). */
+export interface RefusingExchange {
+  req: RawRequest;
+  res: RawResponse;
+  baseHeaders: OutgoingHttpHeaders;
+  contentType: WebContentType;
+  crossOrigin: boolean;
+  route: string;
+  method: string;
+  clientAddress: string;
+  log: RefusedRequest['log'];
+  settings: { exposeExtra: readonly string[]; observer: CallObserver };
+}
+
+/** Refuses a call an exchange has begun (`started`: performance.now() when it did). */
+export function refuseExchange(x: RefusingExchange, started: number, bytesIn: number, refusal: Refusal): void {
+  refuseCall(
+    {
+      req: x.req,
+      res: x.res,
+      baseHeaders: x.baseHeaders,
+      contentType: x.contentType,
+      exposeExtra: x.crossOrigin ? x.settings.exposeExtra : null,
+      route: x.route,
+      method: x.method,
+      client: x.clientAddress,
+      durationMs: performance.now() - started,
+      bytesIn,
+      log: x.log,
+      observer: x.settings.observer,
+    },
+    refusal,
+  );
 }
 
 /** Refusals of the per-process bounds are logged once per burst (./bounds.ts), not once each. */
@@ -103,6 +139,12 @@ function drainThenEnd(req: RawRequest, res: RawResponse): void {
  * from the headers (trailers-only); a 4xx/5xx also says what is wrong in plain text.
  */
 export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
+  if (r.contentType.mode === 'native') {
+    // Admission lets native gRPC in over HTTP/2 only.
+    refuseNative(r.res as Http2ServerResponse, r.contentType.response, refusal);
+    account(r, refusal, 0);
+    return;
+  }
   const headers: OutgoingHttpHeaders = {
     ...r.baseHeaders,
     'content-type': refusal.httpStatus === 200 ? r.contentType.response : 'text/plain; charset=utf-8',
@@ -131,7 +173,29 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     r.res.writeHead(refusal.httpStatus, headers);
     r.res.end(body);
   }
+  account(r, refusal, Buffer.byteLength(body));
+}
 
+/**
+ * A native gRPC call is always answered the way gRPC clients read a status: HTTP 200 and
+ * grpc-status, trailers-only (one HEADERS frame that ends the stream: Node's compatibility
+ * writeHead + end would send headers and an empty trailer block apart, which clients read as no
+ * status) before the answer began, else as the trailers of the answer. A request stream still
+ * arriving is then reset with NO_ERROR by Node, as gRPC servers do; the connection goes on.
+ */
+function refuseNative(res: Http2ServerResponse, contentType: string, refusal: Refusal): void {
+  const status = { 'grpc-status': String(refusal.code), 'grpc-message': encodeGrpcMessage(refusal.message) };
+  if (res.stream.destroyed) return;
+  if (res.headersSent) {
+    res.addTrailers(status);
+    res.end();
+  } else {
+    res.stream.respond({ ':status': 200, 'content-type': contentType, ...status }, { endStream: true });
+  }
+}
+
+/** Counts and logs a refusal (`bytesOut`: what the answer's body carried). */
+function account(r: RefusedRequest, refusal: Refusal, bytesOut: number): void {
   r.observer.refused(refusal.reason);
   r.observer.callEnded({
     route: r.route,
@@ -139,7 +203,7 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     code: refusal.code,
     durationMs: r.durationMs,
     bytesIn: r.bytesIn,
-    bytesOut: Buffer.byteLength(body),
+    bytesOut,
     endpoint: undefined,
   });
   if (BURST_LOGGED.has(refusal.reason)) return;

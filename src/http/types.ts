@@ -22,6 +22,8 @@ export function needsDrain(res: RawResponse): boolean {
 export const REFUSAL_REASONS = [
   /** Content type is not gRPC-Web (415). */
   'unsupported_media_type',
+  /** Native gRPC (application/grpc) over HTTP/1.1 (505). */
+  'needs_http2',
   /** HTTP method other than POST/OPTIONS (405). */
   'method_not_allowed',
   /** The path is no gRPC method, or no route matches it (UNIMPLEMENTED). */

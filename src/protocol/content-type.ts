@@ -2,9 +2,11 @@
  * gRPC-Web request content types (PROTOCOL-WEB.md):
  *   application/grpc-web[+codec]       binary frames
  *   application/grpc-web-text[+codec]  the same frames, base64-encoded
- * The codec defaults to "proto". Anything else (application/grpc, text/plain, ...) is not ours.
+ * and native gRPC (PROTOCOL-HTTP2.md), passed through over HTTP/2 only:
+ *   application/grpc[+codec]           'native'
+ * The codec defaults to "proto". Anything else (text/plain, ...) is not ours.
  */
-export type WebMode = 'binary' | 'text';
+export type WebMode = 'binary' | 'text' | 'native';
 
 export interface WebContentType {
   mode: WebMode;
@@ -19,6 +21,7 @@ export interface WebContentType {
 
 const BINARY_PREFIX = 'application/grpc-web';
 const TEXT_PREFIX = 'application/grpc-web-text';
+const NATIVE_PREFIX = 'application/grpc';
 
 function make(mode: WebMode, codec: string, response: string): WebContentType {
   return Object.freeze({ mode, codec, response });
@@ -29,6 +32,11 @@ const BINARY = make('binary', 'proto', 'application/grpc-web');
 const BINARY_PROTO = make('binary', 'proto', 'application/grpc-web+proto');
 const TEXT = make('text', 'proto', 'application/grpc-web-text');
 const TEXT_PROTO = make('text', 'proto', 'application/grpc-web-text+proto');
+const NATIVE = make('native', 'proto', 'application/grpc');
+const NATIVE_PROTO = make('native', 'proto', 'application/grpc+proto');
+
+const PLAIN: Record<WebMode, WebContentType> = { binary: BINARY, text: TEXT, native: NATIVE };
+const PROTO: Record<WebMode, WebContentType> = { binary: BINARY_PROTO, text: TEXT_PROTO, native: NATIVE_PROTO };
 
 /**
  * Raw header value → parse result (null included). Bounded: it only ever holds the handful of
@@ -44,7 +52,14 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
   TOKEN[c.charCodeAt(0)] = 1;
 }
 
+/** gRPC-Web only: null for native gRPC too (the one a browser's $httpHeaders may name). */
 export function parseWebContentType(value: string | undefined): WebContentType | null {
+  const parsed = parseContentType(value);
+  return parsed !== null && parsed.mode === 'native' ? null : parsed;
+}
+
+/** gRPC-Web or native gRPC; null for anything else. */
+export function parseContentType(value: string | undefined): WebContentType | null {
   if (value === undefined) return null;
   // Exact-match fast path for what the official client, connect-web and protobuf-ts send.
   switch (value) {
@@ -56,6 +71,10 @@ export function parseWebContentType(value: string | undefined): WebContentType |
       return TEXT;
     case 'application/grpc-web-text+proto':
       return TEXT_PROTO;
+    case 'application/grpc':
+      return NATIVE;
+    case 'application/grpc+proto':
+      return NATIVE_PROTO;
   }
   const cached = cache.get(value);
   if (cached !== undefined) return cached;
@@ -75,10 +94,13 @@ function parseSlow(value: string): WebContentType | null {
   } else if (base.startsWith(BINARY_PREFIX)) {
     mode = 'binary';
     rest = base.slice(BINARY_PREFIX.length);
+  } else if (base.startsWith(NATIVE_PREFIX)) {
+    mode = 'native';
+    rest = base.slice(NATIVE_PREFIX.length);
   } else {
     return null;
   }
-  if (rest === '') return mode === 'text' ? TEXT : BINARY;
+  if (rest === '') return PLAIN[mode];
   // Only "+codec" may follow; this also rejects e.g. application/grpc-webfoo.
   if (rest.charCodeAt(0) !== 0x2b /* + */ || rest.length === 1) return null;
   const codec = rest.slice(1);
@@ -86,6 +108,6 @@ function parseSlow(value: string): WebContentType | null {
     const c = codec.charCodeAt(i);
     if (c >= 128 || TOKEN[c] === 0) return null;
   }
-  if (codec === 'proto') return mode === 'text' ? TEXT_PROTO : BINARY_PROTO;
+  if (codec === 'proto') return PROTO[mode];
   return make(mode, codec, base);
 }

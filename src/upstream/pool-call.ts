@@ -1,37 +1,45 @@
-import { status as Status, type Channel, type Metadata, type StatusObject } from '@grpc/grpc-js';
+import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { Connection } from './connection.js';
 import type { Endpoint } from './endpoint.js';
+import { Outbox, type Call } from './outbox.js';
 import { backoffMs, coversMethod, neverProcessed, serverPushback, type RetryPolicy } from './retry/index.js';
 import { clientStatus, gatewayStatus } from './status-text.js';
-import type { CallListener, CallRequest, UpstreamCall } from './types.js';
-
-/** grpc-js's low-level call (not exported by name): no interceptors, no (de)serializers. */
-type Call = ReturnType<Channel['createCall']>;
+import type { CallListener, CallRequest, StreamCallRequest, UpstreamStreamCall } from './types.js';
 
 /** Why a call was sent again: the Pod never processed it, or the user's retry policy. */
 export type RetryKind = 'transparent' | 'policy';
 
-/** What a call needs from its pool; narrow so the call logic can be read on its own. */
-export interface CallHost {
+/** What a pool's calls share: fixed for the pool's life. */
+export interface CallSettings {
+  /** The upstream's name: for the log, never for the client. */
   readonly name: string;
   /** Transparent retries allowed per call (--max-retries). */
   readonly maxRetries: number;
   readonly retryPolicy: RetryPolicy | null;
   readonly connectTimeoutMs: number;
+  /** Request bytes of a streamed request kept for a retry (--retry-buffer-size). */
+  readonly retryBufferBytes: number;
+}
+
+/**
+ * Where a call is. 'new' before it starts and 'ended' after; 'waiting' when it is neither parked
+ * nor on a Pod (between attempts, in a retry backoff); an Endpoint while an attempt runs there.
+ */
+export type CallPlace = 'new' | 'waiting' | 'parked' | Endpoint | 'ended';
+
+/** What a call needs from its pool. */
+export interface CallHost {
+  readonly callSettings: CallSettings;
   readonly closing: boolean;
   /** The status text of a call that found no Pod in rotation in time. */
   noReadyBackendText(): string;
-  /** A call in rotation, avoiding `exclude` when possible. */
+  /** An endpoint in rotation, avoiding `exclude` when possible; undefined when none is. */
   pick(exclude: ReadonlySet<Endpoint> | undefined): Endpoint | undefined;
-  /** The call has started / ended (whatever happened to its attempts). */
-  callStarted(call: PoolCall): void;
-  callEnded(call: PoolCall): void;
-  /** Park the call until an endpoint is in rotation (the host calls `retryStart`). */
-  park(call: PoolCall): void;
-  unpark(call: PoolCall): void;
-  /** An attempt is on / off `endpoint` (which keeps its own counters). */
-  attemptStarted(endpoint: Endpoint, call: PoolCall): void;
-  attemptEnded(endpoint: Endpoint, call: PoolCall): void;
+  /**
+   * The call went from one place to another. The pool keeps its books from these moves alone
+   * (calls in progress, parked calls it wakes with `retryStart`, attempts per Pod, drains).
+   */
+  moved(call: PoolCall, from: CallPlace, to: CallPlace): void;
   /** A slot in the retry budget for a policy retry; false when the budget is spent. */
   acquireRetry(): boolean;
   releaseRetry(): void;
@@ -44,12 +52,15 @@ export interface CallHost {
  *
  * An attempt is sent again only when the Pod provably never processed it (./retry/transparent.ts),
  * or when the user's retry policy covers the method and the status, nothing came back before the
- * status, and the retry budget allows it.
+ * status, and the retry budget allows it — and, either way, only while every request message sent
+ * so far is still at hand (./outbox.ts).
  */
-export class PoolCall implements UpstreamCall {
+export class PoolCall implements UpstreamStreamCall {
   private call: Call | null = null;
+  private place: CallPlace = 'new';
   private endpoint: Endpoint | null = null;
   private connection: Connection | null = null;
+  private readonly outbox: Outbox;
   private tried: Set<Endpoint> | undefined;
   private transparentRetries = 0;
   /** Attempts the retry policy has made, the first included. */
@@ -64,14 +75,17 @@ export class PoolCall implements UpstreamCall {
   private parkedUntilDeadline = false;
   private backoffTimer: NodeJS.Timeout | null = null;
 
+  /** A CallRequest carries its one message; a StreamCallRequest's follow through `write`. */
   constructor(
     private readonly host: CallHost,
-    private readonly request: CallRequest,
+    private readonly request: StreamCallRequest | CallRequest,
     private readonly listener: CallListener,
-  ) {}
+  ) {
+    this.outbox = 'message' in request ? Outbox.of(request.message) : new Outbox(host.callSettings.retryBufferBytes);
+  }
 
   start(): void {
-    this.host.callStarted(this);
+    this.moveTo('waiting');
     if (this.host.closing) {
       this.finish(Status.UNAVAILABLE, 'gateway is shutting down');
       return;
@@ -79,10 +93,17 @@ export class PoolCall implements UpstreamCall {
     this.retryStart();
   }
 
+  private moveTo(to: CallPlace): void {
+    const from = this.place;
+    this.place = to;
+    this.host.moved(this, from, to);
+  }
+
   /** Start an attempt on an endpoint in rotation, or park until one is. */
   retryStart(): void {
     if (this.finished) return;
     if (Date.now() >= this.request.deadline) {
+      this.unparkTimer();
       this.finish(Status.DEADLINE_EXCEEDED, 'Deadline exceeded before the call reached a Pod');
       return;
     }
@@ -92,30 +113,30 @@ export class PoolCall implements UpstreamCall {
       this.park();
       return;
     }
-    this.unparkTimer();
+    this.clearParkTimer();
     this.endpoint = endpoint;
     this.connection = connection;
     endpoint.attemptStarted(connection);
-    this.host.attemptStarted(endpoint, this);
+    this.moveTo(endpoint);
     const call = connection.channel.createCall(this.request.method, this.request.deadline, null, null, null);
     this.call = call;
     call.start(this.request.metadata, this);
-    call.sendMessageWithContext({}, this.request.message);
-    call.halfClose();
+    this.outbox.attach(call);
     call.startRead();
   }
 
   private park(): void {
     if (this.parkTimer) return; // already parked; the pool woke us too early
     const untilDeadline = this.request.deadline - Date.now();
+    const connectTimeoutMs = this.host.callSettings.connectTimeoutMs;
     // Decided now, not when the timer fires: timers fire a little early or late, and a wait
     // cut by the call's own deadline must end DEADLINE_EXCEEDED every time.
-    this.parkedUntilDeadline = untilDeadline <= this.host.connectTimeoutMs;
-    this.host.park(this);
+    this.parkedUntilDeadline = untilDeadline <= connectTimeoutMs;
+    this.moveTo('parked');
     this.parkTimer = setTimeout(
       () => {
         this.parkTimer = null;
-        this.host.unpark(this);
+        this.moveTo('waiting');
         if (this.parkedUntilDeadline) {
           this.finish(Status.DEADLINE_EXCEEDED, 'Deadline exceeded while waiting for a ready Pod');
         } else {
@@ -123,19 +144,25 @@ export class PoolCall implements UpstreamCall {
           this.finish(
             Status.UNAVAILABLE,
             this.host.noReadyBackendText(),
-            `no Pod of upstream ${this.host.name} in rotation within --connect-timeout (${this.host.connectTimeoutMs} ms)`,
+            `no Pod of upstream ${this.host.callSettings.name} in rotation within --connect-timeout (${connectTimeoutMs} ms)`,
           );
         }
       },
-      Math.max(0, Math.min(this.host.connectTimeoutMs, untilDeadline)),
+      Math.max(0, Math.min(connectTimeoutMs, untilDeadline)),
     );
+  }
+
+  private clearParkTimer(): void {
+    if (this.parkTimer) {
+      clearTimeout(this.parkTimer);
+      this.parkTimer = null;
+    }
   }
 
   private unparkTimer(): void {
     if (this.parkTimer) {
-      clearTimeout(this.parkTimer);
-      this.parkTimer = null;
-      this.host.unpark(this);
+      this.clearParkTimer();
+      this.moveTo('waiting');
     }
   }
 
@@ -154,25 +181,29 @@ export class PoolCall implements UpstreamCall {
     const endpoint = this.endpoint!;
     endpoint.attemptEnded(this.connection!, status.code);
     this.call = null;
-    this.host.attemptEnded(endpoint, this);
+    this.outbox.detach();
+    this.moveTo('waiting');
     if (!this.cancelled && !this.host.closing && Date.now() < this.request.deadline && this.retry(endpoint, status)) {
       return;
     }
     const shown = clientStatus(status, this.received);
-    this.end(shown.status, endpoint.address, shown.note);
+    this.conclude(shown.status, endpoint.address, shown.note);
   }
 
   /** Sends the call again if that is safe or asked for; false when the status stands. */
   private retry(endpoint: Endpoint, status: StatusObject): boolean {
+    // Part of the request is gone: another Pod could not be given all of it.
+    if (!this.outbox.replayable) return false;
+    const settings = this.host.callSettings;
     if (neverProcessed(status, this.received)) {
-      if (this.transparentRetries >= this.host.maxRetries) return false;
+      if (this.transparentRetries >= settings.maxRetries) return false;
       this.transparentRetries++;
       (this.tried ??= new Set()).add(endpoint);
       this.host.retried(endpoint, status, 'transparent');
       this.retryStart();
       return true;
     }
-    const policy = this.host.retryPolicy;
+    const policy = settings.retryPolicy;
     if (
       policy === null ||
       this.received ||
@@ -205,9 +236,21 @@ export class PoolCall implements UpstreamCall {
     return this.call !== null;
   }
 
-  // ---- UpstreamCall ---------------------------------------------------------------
+  // ---- UpstreamStreamCall -----------------------------------------------------------
   requestNext(): void {
     this.call?.startRead();
+  }
+
+  write(message: Buffer, sent: () => void): void {
+    if (!this.finished) this.outbox.push(message, sent);
+  }
+
+  end(): void {
+    if (!this.finished) this.outbox.end();
+  }
+
+  get heldBytes(): number {
+    return this.outbox.heldBytes;
   }
 
   cancel(): void {
@@ -228,10 +271,10 @@ export class PoolCall implements UpstreamCall {
 
   /** Ends the call with a status of the gateway's own; `note` is for the log only. */
   private finish(code: Status, details: string, note?: string): void {
-    this.end(gatewayStatus(code, details), this.endpoint?.address, note);
+    this.conclude(gatewayStatus(code, details), this.endpoint?.address, note);
   }
 
-  private end(status: StatusObject, endpoint: string | undefined, note?: string): void {
+  private conclude(status: StatusObject, endpoint: string | undefined, note?: string): void {
     if (this.finished) return;
     this.finished = true;
     if (this.backoffTimer) {
@@ -242,7 +285,7 @@ export class PoolCall implements UpstreamCall {
       this.holdsRetrySlot = false;
       this.host.releaseRetry();
     }
-    this.host.callEnded(this);
+    this.moveTo('ended');
     this.listener.onStatus(status, endpoint, note);
   }
 }

@@ -4,8 +4,8 @@ import { createBalancer, type Balancer } from './balancer/index.js';
 import { channelOptions, grpcTarget } from './connection.js';
 import { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
-import { PoolCall, type CallHost, type RetryKind } from './pool-call.js';
-import { RetryBudget, retryPolicy, type RetryPolicy } from './retry/index.js';
+import { PoolCall, type CallHost, type CallPlace, type CallSettings, type RetryKind } from './pool-call.js';
+import { RetryBudget, retryPolicy } from './retry/index.js';
 import { PodTls } from './tls.js';
 import { noReadyBackendText, type TlsFailure } from './tls-failure.js';
 import type {
@@ -14,9 +14,11 @@ import type {
   EndpointState,
   ResolvedAddress,
   Resolver,
+  StreamCallRequest,
   Upstream,
   UpstreamCall,
   UpstreamSnapshot,
+  UpstreamStreamCall,
 } from './types.js';
 
 export interface PoolSettings {
@@ -41,9 +43,7 @@ function addressKey(a: ResolvedAddress): string {
  */
 export class PodPool implements Upstream, CallHost {
   readonly name: string;
-  readonly maxRetries: number;
-  readonly retryPolicy: RetryPolicy | null;
-  readonly connectTimeoutMs: number;
+  readonly callSettings: CallSettings;
   closing = false;
   /** Calls sent again, by why. */
   readonly retries: Record<RetryKind, number> = { transparent: 0, policy: 0 };
@@ -70,10 +70,14 @@ export class PodPool implements Upstream, CallHost {
 
   constructor(private readonly settings: PoolSettings) {
     this.name = settings.name;
-    this.maxRetries = settings.options.maxRetries;
-    this.retryPolicy = retryPolicy(settings.options.retryPolicy);
+    this.callSettings = {
+      name: settings.name,
+      maxRetries: settings.options.maxRetries,
+      retryPolicy: retryPolicy(settings.options.retryPolicy),
+      connectTimeoutMs: settings.options.connectTimeoutMs,
+      retryBufferBytes: settings.options.retryBufferBytes,
+    };
     this.retryBudget = new RetryBudget(settings.options.retryPolicy?.budgetPercent ?? 20);
-    this.connectTimeoutMs = settings.options.connectTimeoutMs;
     this.balancer = createBalancer<Endpoint>(settings.options.balancer, settings.options.preferZone);
     this.channelOptions = channelOptions({
       keepalivePingIntervalMs: settings.options.keepalivePingIntervalMs,
@@ -242,12 +246,13 @@ export class PodPool implements Upstream, CallHost {
     return this.balancer.pick(this.rotation, exclude);
   }
 
-  callStarted(call: PoolCall): void {
-    this.calls.add(call);
-  }
-
-  callEnded(call: PoolCall): void {
-    this.calls.delete(call);
+  moved(call: PoolCall, from: CallPlace, to: CallPlace): void {
+    if (from === 'new') this.calls.add(call);
+    else if (from === 'parked') this.parked.delete(call);
+    else if (typeof from === 'object') this.attemptEnded(from, call);
+    if (to === 'ended') this.calls.delete(call);
+    else if (to === 'parked') this.parked.add(call);
+    else if (typeof to === 'object') this.attemptStarted(to, call);
   }
 
   acquireRetry(): boolean {
@@ -258,22 +263,14 @@ export class PodPool implements Upstream, CallHost {
     this.retryBudget.release();
   }
 
-  park(call: PoolCall): void {
-    this.parked.add(call);
-  }
-
-  unpark(call: PoolCall): void {
-    this.parked.delete(call);
-  }
-
-  attemptStarted(endpoint: Endpoint, call: PoolCall): void {
+  private attemptStarted(endpoint: Endpoint, call: PoolCall): void {
     this.totalInFlight++;
     let calls = this.active.get(endpoint);
     if (!calls) this.active.set(endpoint, (calls = new Set()));
     calls.add(call);
   }
 
-  attemptEnded(endpoint: Endpoint, call: PoolCall): void {
+  private attemptEnded(endpoint: Endpoint, call: PoolCall): void {
     this.totalInFlight--;
     const calls = this.active.get(endpoint);
     calls?.delete(call);
@@ -298,6 +295,11 @@ export class PodPool implements Upstream, CallHost {
 
   // ---- Upstream ----------------------------------------------------------------------
   call(request: CallRequest, listener: CallListener): UpstreamCall {
+    // The same call: a CallRequest brings its one message along (see PoolCall).
+    return this.callStream(request, listener);
+  }
+
+  callStream(request: StreamCallRequest, listener: CallListener): UpstreamStreamCall {
     const call = new PoolCall(this, request, listener);
     call.start();
     return call;

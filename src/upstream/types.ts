@@ -2,13 +2,17 @@
 // Nothing here knows about HTTP/1.1 or gRPC-Web: message bytes in, message bytes out.
 import type { Metadata, StatusObject } from '@grpc/grpc-js';
 
-export interface CallRequest {
+export interface StreamCallRequest {
   /** gRPC path, "/package.Service/Method". */
   method: string;
   metadata: Metadata;
   /** Absolute deadline in ms since the epoch; Infinity for none. */
   deadline: number;
-  /** The request message (gRPC-Web calls are unary or server streaming: exactly one), kept for retries. */
+}
+
+/** A call whose request is one message (unary and server streaming). */
+export interface CallRequest extends StreamCallRequest {
+  /** The request message, kept for retries. */
   message: Buffer;
 }
 
@@ -33,6 +37,19 @@ export interface UpstreamCall {
   requestNext(): void;
   /** Cancel: the Pod sees RST_STREAM(CANCEL); onStatus follows with CANCELLED. */
   cancel(): void;
+}
+
+/** A call whose request is a stream of messages (client streaming and bidi), sent as they come. */
+export interface UpstreamStreamCall extends UpstreamCall {
+  /**
+   * Send one request message. `sent` is called once the Pod's connection has taken it: write the
+   * next message only then (that is how backpressure from the Pod reaches the client).
+   */
+  write(message: Buffer, sent: () => void): void;
+  /** No more request messages (half-close). */
+  end(): void;
+  /** Request bytes held for a possible retry on another Pod (bounded by --retry-buffer-size). */
+  readonly heldBytes: number;
 }
 
 export type EndpointState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
@@ -99,6 +116,8 @@ export interface ResolverStats {
 export interface Upstream {
   readonly name: string;
   call(request: CallRequest, listener: CallListener): UpstreamCall;
+  /** Start a call whose request messages follow through UpstreamStreamCall.write. */
+  callStream(request: StreamCallRequest, listener: CallListener): UpstreamStreamCall;
   /** At least one endpoint is in rotation. */
   isReady(): boolean;
   snapshot(): UpstreamSnapshot;

@@ -8,6 +8,7 @@ export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamO
   keepalivePingTimeoutMs: 10_000,
   maxRetries: 2,
   retryPolicy: null,
+  retryBufferBytes: 256 * 1024,
   streamsPerConnection: 100,
   maxConnectionsPerPod: 4,
   podDrainTimeoutMs: 5000,

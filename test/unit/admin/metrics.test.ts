@@ -30,6 +30,9 @@ const fakeUpstream = (snap: () => UpstreamSnapshot): Upstream => ({
   call: () => {
     throw new Error('not here');
   },
+  callStream: () => {
+    throw new Error('not here');
+  },
   isReady: () => true,
   snapshot: snap,
   close: async () => {},

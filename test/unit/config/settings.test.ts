@@ -136,6 +136,7 @@ const sample: Record<string, string> = {
   '--upstream-cert': clientCert.cert,
   '--upstream-key': clientCert.key,
   '--upstream-server-name': 'echo-headless.demo.svc',
+  '--retry-buffer-size': '64KiB',
 };
 
 /** Settings that are only valid with another one beside them. */

@@ -22,11 +22,12 @@ function context(o: { cors?: Partial<CorsConfig>; fallback?: boolean; maxCallDur
 }
 
 const debugLines: string[] = [];
-function request(headers: Record<string, string>, url = '/echo.v1.EchoService/Echo', headerCount?: number): AdmissionRequest {
+function request(headers: Record<string, string>, url = '/echo.v1.EchoService/Echo', headerCount?: number, httpVersion = '1.1'): AdmissionRequest {
   return {
     headers,
     headerCount: headerCount ?? Object.keys(headers).length,
     url,
+    httpVersion,
     peer: '10.0.0.9',
     encrypted: false,
     ips: () => undefined,
@@ -124,6 +125,42 @@ describe('admit', () => {
       expect(refusal(request({}, path + param('no colon here')))).toMatchObject({ httpStatus: 400, reason: 'malformed_request' });
       const twice = param('content-type:application/grpc-web\r\n') + '&' + param('x:1').slice(1);
       expect(refusal(request({}, path + twice))).toMatchObject({ httpStatus: 415 });
+    });
+  });
+
+  describe('native gRPC (application/grpc)', () => {
+    const NATIVE = { 'content-type': 'application/grpc', te: 'trailers' };
+    const h2 = (headers: Record<string, string>) => request(headers, '/echo.v1.EchoService/Echo', undefined, '2.0');
+
+    it('over HTTP/2: admitted with the same route, deadline and metadata rules as gRPC-Web', () => {
+      const before = Date.now();
+      const c = call(h2({ ...NATIVE, ':path': '/echo.v1.EchoService/Echo', 'grpc-timeout': '1500m', 'grpc-encoding': 'identity', 'x-tenant': 'a', 'trace-bin': 'AAEC' }));
+      expect(c).toMatchObject({ method: '/echo.v1.EchoService/Echo', route: '/echo.v1.EchoService/', upstream: ECHO, crossOrigin: false });
+      expect(c.contentType).toEqual({ mode: 'native', codec: 'proto', response: 'application/grpc' });
+      expect(c.deadline).toBeGreaterThanOrEqual(before + 1500);
+      expect(c.deadline).toBeLessThanOrEqual(Date.now() + 1500);
+      expect(c.metadata.get('x-tenant')).toEqual(['a']);
+      expect(c.metadata.get('trace-bin')).toEqual([Buffer.from([0, 1, 2])]);
+      // Pseudo-headers, te and grpc-* are the hop's own: grpc-js writes the upstream ones.
+      for (const name of [':path', 'te', 'grpc-timeout', 'grpc-encoding', 'content-type']) expect(c.metadata.get(name)).toEqual([]);
+    });
+
+    it('over HTTP/1.1: refused 505 UNIMPLEMENTED, saying what to use instead', () => {
+      expect(refusal(request(NATIVE))).toMatchObject({ httpStatus: 505, code: Status.UNIMPLEMENTED, reason: 'needs_http2' });
+      expect(refusal(request({ 'content-type': 'application/grpc+json' })).message).toBe(
+        'native gRPC (application/grpc+json) needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web)',
+      );
+    });
+
+    it('a browser cannot name it in $httpHeaders: that is gRPC-Web only', () => {
+      const url = `/echo.v1.EchoService/Echo?$httpHeaders=${encodeURIComponent('content-type:application/grpc\r\n')}`;
+      expect(refusal(request({ 'content-type': 'text/plain' }, url, undefined, '2.0'))).toMatchObject({ httpStatus: 415 });
+    });
+
+    it('cookies of a cross-origin request (a browser page) are withheld, as for gRPC-Web', () => {
+      const c = call(h2({ ...NATIVE, origin: 'https://evil.example', cookie: 'session=1' }));
+      expect(c.metadata.get('cookie')).toEqual([]);
+      expect(call(h2({ ...NATIVE, cookie: 'session=1' })).metadata.get('cookie')).toEqual(['session=1']);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWebContentType } from '../../../src/protocol/content-type.js';
+import { parseContentType, parseWebContentType } from '../../../src/protocol/content-type.js';
 
 describe('parseWebContentType', () => {
   it.each([
@@ -52,5 +52,26 @@ describe('parseWebContentType', () => {
       expect(parseWebContentType(`application/grpc-web+c${i}`)?.codec).toBe(`c${i}`);
       expect(parseWebContentType(`text/x${i}`)).toBeNull();
     }
+  });
+});
+
+describe('parseContentType: gRPC-Web and native gRPC', () => {
+  it.each([
+    ['application/grpc', 'native', 'proto', 'application/grpc'],
+    ['application/grpc+proto', 'native', 'proto', 'application/grpc+proto'],
+    ['Application/GRPC+JSON; charset=utf-8', 'native', 'json', 'application/grpc+json'],
+    ['application/grpc-web+proto', 'binary', 'proto', 'application/grpc-web+proto'],
+    ['application/grpc-web-text', 'text', 'proto', 'application/grpc-web-text'],
+  ])('%s', (value, mode, codec, response) => {
+    expect(parseContentType(value)).toEqual({ mode, codec, response });
+  });
+
+  it.each(['application/grpcx', 'application/grpc+', 'application/grpc-foo', 'application/grpc+a b', 'text/plain'])('rejects %j', (value) => {
+    expect(parseContentType(value)).toBeNull();
+  });
+
+  it('returns shared frozen objects for native types too', () => {
+    expect(parseContentType('application/grpc; x=y')).toBe(parseContentType('application/grpc'));
+    expect(Object.isFrozen(parseContentType('application/grpc+proto'))).toBe(true);
   });
 });

@@ -2,41 +2,9 @@ import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UpstreamOptions } from '../../../src/config/types.js';
-import { silentLogger } from '../../../src/upstream/logger.js';
-import { PodPool } from '../../../src/upstream/pool.js';
-import type { ResolvedAddress, Resolver, ResolverListener } from '../../../src/upstream/types.js';
+import type { PodPool } from '../../../src/upstream/pool.js';
 import { startRawPod, type RawPod } from '../../support/raw-pod.js';
-import { testUpstreamOptions } from '../../support/upstream-options.js';
-
-/** The pool's resolver, driven by the test: what DNS would say, said directly. */
-class ManualResolver implements Resolver {
-  listener: ResolverListener | null = null;
-  refreshes = 0;
-  start(listener: ResolverListener) {
-    this.listener = listener;
-  }
-  set(addresses: ResolvedAddress[]) {
-    this.listener!.onAddresses(addresses);
-  }
-  refresh() {
-    this.refreshes++;
-  }
-  stop() {}
-  stats() {
-    return { lookups: 0, failures: 0, lastSuccess: 0 };
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const options = testUpstreamOptions;
+import { closePools, makePool, until } from './pool-harness.js';
 
 interface Result {
   status: StatusObject;
@@ -64,37 +32,21 @@ function call(pool: PodPool, deadlineMs = 5000): { done: Promise<Result>; cancel
   return { done, cancel: () => c.cancel() };
 }
 
-const until = async (predicate: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 let pods: RawPod[] = [];
-let pools: PodPool[] = [];
 afterEach(async () => {
-  await Promise.all(pools.map((p) => p.close(0)));
+  await closePools();
   await Promise.all(pods.map((p) => p.close()));
   pods = [];
-  pools = [];
 });
-
-function makePool(o: Partial<UpstreamOptions> = {}) {
-  const resolver = new ManualResolver();
-  const pool = new PodPool({
-    name: 'test',
-    target: { kind: 'dns', text: 'dns:///test:1', name: 'test', port: 1 },
-    resolver,
-    options: options(o),
-    maxMessageBytes: 4 << 20,
-    logger: silentLogger,
-  });
-  pool.start();
-  pools.push(pool);
-  return { pool, resolver };
-}
 
 /** A slow Pod (127.0.0.2) in the pool with a call in flight on it, and a fast one (127.0.0.3) not yet in. */
 async function callOnSlowPod() {
