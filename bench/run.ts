@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { STREAM_METHOD, UNARY_METHOD, streamRequest } from './methods.js';
@@ -49,6 +49,7 @@ const { values: opt } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
     compare: { type: 'string' },
+    gateway: { type: 'string' },
     'no-scale-out': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -66,7 +67,8 @@ if (opt.help) {
   --soak               1,000,000 calls through the gateway (--soak-calls N); RSS after vs after the first 100k
   --gateway-args "..." extra gateway flags (e.g. "--max-retries 0")
   --gateway-node-args "..."  node flags for the gateway (not for --compare's), e.g. "--max-semi-space-size=2"
-  --cpu-prof DIR       run the gateway under node --cpu-prof, profiles written to DIR
+  --gateway CLI_JS     bench this dist/cli.js as "gateway" instead of this checkout's (e.g. another worktree's)
+  --cpu-prof DIR       run the gateway (the "gateway" path only) under node --cpu-prof, profiles written to DIR
   --compare CLI_JS     also run another build of the gateway (e.g. .tmp/bench-before/dist/cli.js) as
                        "gateway (before)" in every case, for same-run before/after ratios
   --no-floor           skip the floor reference (bench/floor-proxy.ts: node:http + grpc-js, nothing else)
@@ -84,6 +86,8 @@ const STREAM_COUNT = 100_000;
 const STREAM_SIZE = 100;
 const STREAM_REPS = QUICK ? 1 : 3;
 const MIB = 1024 * 1024;
+/** The gateway under test: this checkout's build, or --gateway's. */
+const GATEWAY_CLI = opt.gateway ? resolve(opt.gateway) : join(ROOT, 'dist', 'cli.js');
 const HAVE_WRK = hasCommand('wrk');
 const HAVE_H2LOAD = hasCommand('h2load');
 const LOADGEN = (opt.loadgen ?? (HAVE_WRK ? 'wrk' : 'autocannon')) as 'wrk' | 'autocannon';
@@ -174,13 +178,13 @@ async function startGateway(
   id: string,
   backendPort: number,
   accessLog: boolean,
-  cli = join(ROOT, 'dist', 'cli.js'),
+  cli = GATEWAY_CLI,
   extraArgs: string[] = [],
 ): Promise<Proxy> {
   const port = await freePort();
   const admin = await freePort();
   const nodeArgs: string[] = [];
-  if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
+  if (opt['cpu-prof'] && id === 'gateway') nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
   if (id !== BEFORE) nodeArgs.push(...opt['gateway-node-args'].split(' ').filter(Boolean));
   const args = [
     ...nodeArgs,
@@ -551,7 +555,8 @@ const CASE_TITLES: Record<CaseId, string> = {
 };
 
 async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
-  ensureDist();
+  if (!opt.gateway) ensureDist();
+  else if (!existsSync(GATEWAY_CLI)) throw new Error(`--gateway ${opt.gateway}: no such file`);
   const { svc: backend, port: backendPort } = await startBackend();
   const gateway = await startGateway('gateway', backendPort, false);
   const gatewayLog = withLog ? await startGateway('gateway+log', backendPort, true) : null;
