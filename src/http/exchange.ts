@@ -22,6 +22,7 @@ import {
 import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
+import type { MessagePool } from './message-pool.js';
 import { loggablePath, refuseCall, type Refusal } from './refusal.js';
 import type { CallObserver, RefusalReason } from './types.js';
 
@@ -35,6 +36,8 @@ export interface ExchangeSettings {
   observer: CallObserver;
   /** The process-wide bounds (calls in flight, request bytes buffered). */
   bounds: CallBounds;
+  /** Where large request messages are assembled, and given back when their call has ended. */
+  messagePool: MessagePool;
 }
 
 /** An admitted call (./admission.ts) and the HTTP/1.1 exchange that carries it. */
@@ -115,7 +118,7 @@ export class Exchange implements CallListener {
   constructor(private readonly x: ExchangeInit) {
     this.base64 = x.contentType.mode === 'text' ? new Base64Decoder() : null;
     // gRPC-Web calls are unary or server streaming: a second message is refused at its first byte.
-    this.frames = new FrameDecoder(x.settings.maxMessageBytes, 1);
+    this.frames = new FrameDecoder(x.settings.maxMessageBytes, 1, x.settings.messagePool.take);
   }
 
   begin(): void {
@@ -248,9 +251,16 @@ export class Exchange implements CallListener {
     );
   }
 
-  /** Give back this call's slot and request bytes (once: the call has ended). */
+  /**
+   * Give back this call's slot, request bytes and message buffer (once: the call has ended, or
+   * was refused before it went upstream; grpc-js has framed its copy of the message by then).
+   */
   private releaseBounds(): void {
-    const bounds = this.x.settings.bounds;
+    const { bounds, messagePool } = this.x.settings;
+    if (this.message !== null) {
+      messagePool.give(this.message);
+      this.message = null;
+    }
     if (this.holdsSlot) {
       this.holdsSlot = false;
       bounds.endCall();

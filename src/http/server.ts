@@ -18,6 +18,7 @@ import { BurstLog, CallBounds, limitConnections } from './bounds.js';
 import { corsOptions } from './cors.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import { compileTrustProxy } from './forwarding.js';
+import { MessagePool } from './message-pool.js';
 import { reasonForStatus, refuseCall } from './refusal.js';
 import { noopObserver, type CallObserver, type RefusalReason } from './types.js';
 
@@ -93,6 +94,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     exposeExtra: config.cors.exposeHeaders,
     observer,
     bounds,
+    messagePool: new MessagePool(),
   };
   app.addHook('onClose', async () => {
     bounds.stop();

@@ -82,11 +82,13 @@ export class FrameDecoder {
 
   /**
    * `maxFrames`: once this many frames have been returned, any further byte throws FrameError
-   * 'too-many' at once, without waiting for (or buffering) the rest of that frame.
+   * 'too-many' at once, without waiting for (or buffering) the rest of that frame. `allocate`
+   * gives the buffer a frame that straddles chunks is copied into (every byte of it is written).
    */
   constructor(
     private readonly maxMessageBytes: number,
     private readonly maxFrames = Infinity,
+    private readonly allocate: (n: number) => Buffer = (n) => Buffer.allocUnsafe(n),
   ) {}
 
   /** Bytes buffered but not yet returned as frames. */
@@ -227,7 +229,7 @@ export class FrameDecoder {
       this.skip(n);
       return data;
     }
-    const data = Buffer.allocUnsafe(n);
+    const data = this.allocate(n);
     let written = 0;
     while (written < n) {
       const c = this.chunks[0]!;

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallBounds } from '../../../src/http/bounds.js';
 import { Exchange, type ExchangeSettings } from '../../../src/http/exchange.js';
+import { MessagePool } from '../../../src/http/message-pool.js';
 import { noopObserver } from '../../../src/http/types.js';
 import { encodeMessageFrame, parseWebContentType } from '../../../src/protocol/index.js';
 import type { CallListener, CallRequest, Upstream, UpstreamCall } from '../../../src/upstream/types.js';
@@ -56,6 +57,11 @@ afterEach(async () => {
 
 /** res.write calls, and what reached the socket (one _write or _writev each). */
 const writes = { count: 0, socket: 0 };
+/** The servers' message pool (a fresh one per test). */
+let pool = new MessagePool();
+afterEach(() => {
+  pool = new MessagePool();
+});
 
 async function serve(fake: FakeUpstream, contentType = 'application/grpc-web+proto'): Promise<number> {
   const settings: ExchangeSettings = {
@@ -65,6 +71,7 @@ async function serve(fake: FakeUpstream, contentType = 'application/grpc-web+pro
     exposeExtra: [],
     observer: noopObserver,
     bounds: new CallBounds({ maxConcurrentCalls: 10, maxBufferedRequestBytes: 1 << 20 }, { warn() {} }),
+    messagePool: pool,
   };
   server = createServer((req, res) => {
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -216,5 +223,44 @@ describe('Exchange', () => {
     expect(res.headers['grpc-status']).toBe(String(Status.UNIMPLEMENTED));
     await bodyOf(res);
     expect(fake.calls).toHaveLength(0);
+  });
+
+  it('assembles a large request message in a pooled buffer, and gives it back only when its call has ended', async () => {
+    const fake = new FakeUpstream();
+    const port = await serve(fake);
+    // 200 KiB each, sent in pieces: assembled from several reads, so into a pool buffer.
+    const message = (fill: number): Buffer => Buffer.alloc(200 * 1024, fill);
+    const send = (fill: number): Promise<IncomingMessage> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/test.S/M', headers: { 'content-type': 'application/grpc-web+proto' } }, resolve);
+        req.on('error', reject);
+        const frame = encodeMessageFrame(message(fill));
+        for (let at = 0; at < frame.length; at += 16 * 1024) req.write(frame.subarray(at, at + 16 * 1024));
+        req.end();
+      });
+    const first = fake.next();
+    const firstResponse = send(0x61);
+    const a = await first;
+    expect(a.request.message.equals(message(0x61))).toBe(true);
+    // While the first call is in flight, its buffer is its own: a second call gets another.
+    const second = fake.next();
+    const secondResponse = send(0x62);
+    const b = await second;
+    expect(b.request.message.buffer).not.toBe(a.request.message.buffer);
+    expect(a.request.message.equals(message(0x61))).toBe(true);
+    expect(pool.idleSize).toBe(0);
+    a.listener.onStatus(status(Status.OK), 'pod');
+    await bodyOf(await firstResponse);
+    expect(pool.idleSize).toBe(256 * 1024);
+    b.listener.onStatus(status(Status.OK), 'pod');
+    await bodyOf(await secondResponse);
+    // A third call reuses a buffer of an ended call, filled with its own bytes only.
+    const third = fake.next();
+    const thirdResponse = send(0x63);
+    const c = await third;
+    expect([a.request.message.buffer, b.request.message.buffer]).toContain(c.request.message.buffer);
+    expect(c.request.message.equals(message(0x63))).toBe(true);
+    c.listener.onStatus(status(Status.OK), 'pod');
+    await bodyOf(await thirdResponse);
   });
 });
