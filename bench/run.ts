@@ -446,6 +446,11 @@ async function measure(
   return sample;
 }
 
+/** A difference in ms with its sign: "+0.150 ms", "−0.057 ms". */
+function signedMs(v: number, digits: number): string {
+  return `${v < 0 ? '−' : '+'}${fmt(Math.abs(v), digits)} ms`;
+}
+
 function fmt(n: number, digits: number): string {
   if (!Number.isFinite(n)) return '–';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -780,11 +785,11 @@ async function mainRun(): Promise<void> {
     }
   }
   if (has('unary1')) {
-    check('1 in flight: p50 ≤ direct + 0.3 ms', perRound(samples, 'unary1', 'gateway', 'direct grpc-js', (s) => s.p50Ms, 'diff'), (v) => v <= 0.3, (v) => `+${fmt(v, 3)} ms`);
+    check('1 in flight: p50 ≤ direct + 0.3 ms', perRound(samples, 'unary1', 'gateway', 'direct grpc-js', (s) => s.p50Ms, 'diff'), (v) => v <= 0.3, (v) => signedMs(v, 3));
   }
   if (has('stream')) {
     check('stream: messages/s ≥ 0.8× direct', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.msgsPerS), (v) => v >= 0.8, x);
-    check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => `+${fmt(v, 2)} ms`);
+    check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => signedMs(v, 2));
   }
   if (has('h2web64')) {
     check('gRPC-Web over h2c: calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'h2web64', 'gateway h2c h2load', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
