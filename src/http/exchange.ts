@@ -87,6 +87,8 @@ function headerText(value: OutgoingHttpHeaders[string]): string | undefined {
   return typeof value === 'number' ? String(value) : value.join(', ');
 }
 
+const giveBack = (pool: MessagePool, message: Buffer): void => pool.give(message);
+
 /**
  * One gRPC-Web call: reads and decodes the request body, starts the upstream call, and
  * streams the answer back, frame by frame, as the Pod sends it. It is the upstream call's
@@ -257,10 +259,12 @@ export class Exchange implements CallListener {
    */
   private releaseBounds(): void {
     const { bounds, messagePool } = this.x.settings;
-    if (this.message !== null) {
-      messagePool.give(this.message);
-      this.message = null;
+    if (this.message !== null && messagePool.owns(this.message)) {
+      // Not before this turn's promise jobs have run: a call cancelled in the same turn it was sent
+      // learns its status (process.nextTick) before grpc-js's framing copy (a promise job) has read it.
+      setImmediate(giveBack, messagePool, this.message);
     }
+    this.message = null;
     if (this.holdsSlot) {
       this.holdsSlot = false;
       bounds.endCall();

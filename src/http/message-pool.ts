@@ -50,6 +50,11 @@ export class MessagePool {
     return Buffer.from(fresh, 0, n);
   };
 
+  /** `message` is in a buffer of this pool (one to give back when its call has ended). */
+  owns(message: Buffer): boolean {
+    return this.made.has(message.buffer as ArrayBuffer);
+  }
+
   /** The call that took `message` has ended: its buffer may serve the next one. Others are ignored. */
   give(message: Buffer): void {
     const buffer = message.buffer as ArrayBuffer;
