@@ -6,7 +6,7 @@
 // allocated it: on large messages the collections were most of the gateway's CPU. The buffer can
 // be reused once its call has ended: grpc-js copies a message into its own framed buffer as it
 // sends it, and the exchange keeps its message (for transparent retries) only until the call's
-// final status, which is when it gives the buffer back.
+// final status, and gives the buffer back one event-loop turn after it (see Exchange.releaseBounds).
 
 /** Smaller messages are allocated as usual: they come from Node's shared pool, cheaply. */
 export const MIN_POOLED_BYTES = 64 * 1024;
