@@ -1,13 +1,17 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): top functions by self time, and self time
-// grouped by package / file, so the hot spots can be read without a flame-graph viewer.
+// grouped by package / file, so the hot spots can be read without a flame-graph viewer. Frames
+// of the minified dist/ bundle are mapped back through its source maps (dist/**/*.js.map) to the
+// src/ file or package they came from, and to the original name where the map has one.
 //
 //   node --import tsx bench/cpuprofile-summary.ts FILE.cpuprofile [--top 40]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 interface Node {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 interface Profile {
@@ -23,6 +27,24 @@ const { values, positionals } = parseArgs({
   options: { top: { type: 'string', default: '40' }, callers: { type: 'string' }, inclusive: { type: 'boolean', default: false } },
 });
 const profile = JSON.parse(readFileSync(positionals[0]!, 'utf8')) as Profile;
+
+/** A bundle's frames, mapped back to where the code came from (frames outside dist/ stay as they are). */
+const maps = new Map<string, SourceMap | null>();
+function unbundle(cf: Node['callFrame']): void {
+  if (!cf.url.includes('/dist/') || !cf.url.startsWith('file:')) return;
+  let map = maps.get(cf.url);
+  if (map === undefined) {
+    const file = `${fileURLToPath(cf.url)}.map`;
+    map = existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8'))) : null;
+    maps.set(cf.url, map);
+  }
+  const entry = map?.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined;
+  if (!entry?.originalSource) return;
+  cf.url = new URL(entry.originalSource, cf.url).href;
+  cf.lineNumber = entry.originalLine ?? cf.lineNumber;
+  if (entry.name && cf.functionName.length <= 2) cf.functionName = entry.name;
+}
+for (const n of profile.nodes) unbundle(n.callFrame);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
 for (let i = 0; i < profile.samples.length; i++) {
@@ -35,8 +57,10 @@ function shortUrl(url: string): string {
   if (!url) return '(native)';
   const nm = url.lastIndexOf('node_modules/');
   if (nm !== -1) return url.slice(nm + 'node_modules/'.length);
-  const src = url.indexOf('/dist/');
+  const src = url.lastIndexOf('/src/');
   if (src !== -1) return url.slice(src + 1);
+  const dist = url.indexOf('/dist/');
+  if (dist !== -1) return url.slice(dist + 1);
   return url.replace(/^file:\/\//, '').replace(/^node:/, 'node:');
 }
 function group(url: string): string {
@@ -47,6 +71,8 @@ function group(url: string): string {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
+  const src = url.lastIndexOf('/src/');
+  if (src !== -1) return url.slice(src + 1);
   const d = url.indexOf('/dist/');
   return d !== -1 ? url.slice(d + 1) : url;
 }

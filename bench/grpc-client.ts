@@ -2,9 +2,10 @@
 // serializers) calling the backend with no proxy in between. Runs in its own process, like wrk
 // does for the proxies, and prints one line: BENCHJSON {...}.
 //
-//   unary:  --target H:P --size 100 --concurrency 64 --duration-ms 5000 [--max-calls N]
+//   unary:  --target H:P --size 100 --concurrency 64 --duration-ms 5000 [--max-calls N] [--tls-ca PEM]
 //   stream: --target H:P --stream --count 100000 --size 100 --reps 3
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { STREAM_METHOD, UNARY_METHOD, streamRequest } from './methods.js';
 import { percentile, streamSummary, type StreamRun } from './stats.js';
@@ -21,10 +22,13 @@ const { values } = parseArgs({
     stream: { type: 'boolean', default: false },
     count: { type: 'string', default: '100000' },
     reps: { type: 'string', default: '3' },
+    // TLS to the target, trusting this CA (the bench's self-signed certificate).
+    'tls-ca': { type: 'string' },
   },
 });
 
-const client = new grpc.Client(values.target!, grpc.credentials.createInsecure(), {
+const credentials = values['tls-ca'] ? grpc.credentials.createSsl(readFileSync(values['tls-ca'])) : grpc.credentials.createInsecure();
+const client = new grpc.Client(values.target!, credentials, {
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.max_send_message_length': 16 * 1024 * 1024,
 });

@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CT_GRPC, h2load, makeBenchCert, probeH2, type H2LoadResult } from './h2-paths.js';
 import { STREAM_METHOD, UNARY_METHOD, streamRequest } from './methods.js';
 import {
   Service,
@@ -27,7 +28,7 @@ import {
   runTool,
   settle,
 } from './procs.js';
-import { median, percentile } from './stats.js';
+import { median } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -49,6 +50,7 @@ const { values: opt } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
     compare: { type: 'string' },
+    gateway: { type: 'string' },
     'no-scale-out': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -60,13 +62,16 @@ if (opt.help) {
   process.stdout.write(`npm run bench -- [options]
   --quick              ~1 minute smoke: 1 round of 2 s per case and path
   --rounds N           rounds (default 3)          --duration S   seconds per case and path (default 4)
-  --only a,b           only these cases: unary64,text64,unary1,mib1,stream
+  --only a,b           only these cases: unary64,text64,unary1,mib1,stream,h2web64,grpc64
+                       (h2web64: gRPC-Web over h2c and TLS; grpc64: native gRPC passthrough; both run only
+                       against a gateway that answers them, e.g. --gateway /work/wt-listener/dist/cli.js)
   --paths a,b          only these paths (e.g. "gateway,gateway (before)" with --compare)
   --loadgen wrk|autocannon   HTTP/1.1 load generator (default: wrk if installed)
   --soak               1,000,000 calls through the gateway (--soak-calls N); RSS after vs after the first 100k
   --gateway-args "..." extra gateway flags (e.g. "--max-retries 0")
   --gateway-node-args "..."  node flags for the gateway (not for --compare's), e.g. "--max-semi-space-size=2"
-  --cpu-prof DIR       run the gateway under node --cpu-prof, profiles written to DIR
+  --gateway CLI_JS     bench this dist/cli.js as "gateway" instead of this checkout's (e.g. another worktree's)
+  --cpu-prof DIR       run the gateway (the "gateway" path only) under node --cpu-prof, profiles written to DIR
   --compare CLI_JS     also run another build of the gateway (e.g. .tmp/bench-before/dist/cli.js) as
                        "gateway (before)" in every case, for same-run before/after ratios
   --no-floor           skip the floor reference (bench/floor-proxy.ts: node:http + grpc-js, nothing else)
@@ -84,11 +89,14 @@ const STREAM_COUNT = 100_000;
 const STREAM_SIZE = 100;
 const STREAM_REPS = QUICK ? 1 : 3;
 const MIB = 1024 * 1024;
+/** The gateway under test: this checkout's build, or --gateway's. */
+const GATEWAY_CLI = opt.gateway ? resolve(opt.gateway) : join(ROOT, 'dist', 'cli.js');
 const HAVE_WRK = hasCommand('wrk');
 const HAVE_H2LOAD = hasCommand('h2load');
 const LOADGEN = (opt.loadgen ?? (HAVE_WRK ? 'wrk' : 'autocannon')) as 'wrk' | 'autocannon';
 if (LOADGEN === 'wrk' && !HAVE_WRK) throw new Error('--loadgen wrk: wrk is not installed (apt-get install wrk)');
-const ALL_CASES = ['unary64', 'text64', 'unary1', 'mib1', 'stream'] as const;
+const ALL_CASES = ['unary64', 'text64', 'unary1', 'mib1', 'stream', 'h2web64', 'grpc64'] as const;
+const H2_CASES: readonly CaseId[] = ['h2web64', 'grpc64'];
 type CaseId = (typeof ALL_CASES)[number];
 const CASES: CaseId[] = opt.only ? (opt.only.split(',') as CaseId[]) : [...ALL_CASES];
 for (const c of CASES) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c}`);
@@ -174,13 +182,13 @@ async function startGateway(
   id: string,
   backendPort: number,
   accessLog: boolean,
-  cli = join(ROOT, 'dist', 'cli.js'),
+  cli = GATEWAY_CLI,
   extraArgs: string[] = [],
 ): Promise<Proxy> {
   const port = await freePort();
   const admin = await freePort();
   const nodeArgs: string[] = [];
-  if (opt['cpu-prof']) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
+  if (opt['cpu-prof'] && id === 'gateway') nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']);
   if (id !== BEFORE) nodeArgs.push(...opt['gateway-node-args'].split(' ').filter(Boolean));
   const args = [
     ...nodeArgs,
@@ -260,13 +268,7 @@ async function validate(p: Proxy, text: boolean): Promise<void> {
 
 // ---- load generators -----------------------------------------------------------------------
 
-interface LoadResult {
-  calls: number;
-  durationS: number;
-  callsPerS: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
+interface LoadResult extends H2LoadResult {
   /** the direct grpc-js client's own CPU seconds */
   clientCpuS?: number;
 }
@@ -333,35 +335,17 @@ async function h1CountLoad(
   };
 }
 
-async function grpcLoad(backendPort: number, size: number, concurrency: number, durationS: number): Promise<LoadResult> {
-  const args = [...TSX, join(BENCH, 'grpc-client.ts'), '--target', `127.0.0.1:${backendPort}`];
+/** The grpc-js client (bench/grpc-client.ts) calling `port` on loopback: the backend, or the gateway's native gRPC. */
+async function grpcLoad(port: number, size: number, concurrency: number, durationS: number, tlsCa?: string): Promise<LoadResult> {
+  const args = [...TSX, join(BENCH, 'grpc-client.ts'), '--target', `127.0.0.1:${port}`];
   args.push('--size', String(size), '--concurrency', String(concurrency), '--duration-ms', String(durationS * 1000));
+  if (tlsCa) args.push('--tls-ca', tlsCa);
   return benchJson<LoadResult>('grpc-client', await runTool(NODE, args, (durationS + 60) * 1000));
 }
 
-async function h2Load(backendPort: number, concurrency: number, durationS: number): Promise<LoadResult> {
-  const log = join(work, 'h2load.log');
-  rmSync(log, { force: true });
-  const args = ['-c1', '-t1', `-m${concurrency}`, `-D${durationS}`, '--warm-up-time=1'];
-  args.push('-d', bodyFiles.b100, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
-  args.push(`--log-file=${log}`, `http://127.0.0.1:${backendPort}${UNARY_METHOD}`);
-  const res = await runTool('h2load', args, (durationS + 60) * 1000);
-  const succeeded = /(\d+) succeeded/.exec(res.stdout);
-  const failed = /(\d+) failed, (\d+) errored, (\d+) timeout/.exec(res.stdout);
-  if (!succeeded || !existsSync(log)) throw new Error(`h2load: ${res.stdout}${res.stderr}`.slice(-1500));
-  // Per-request log: start (µs since epoch), status, duration (µs). Throughput over the main
-  // duration only (the log also covers the warm-up).
-  const rows = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split('\t').map(Number));
-  const lat = rows.filter((r) => r[1] === 200).map((r) => r[2]! / 1000).sort((a, b) => a - b);
-  const calls = Number(succeeded[1]);
-  return {
-    calls,
-    durationS,
-    callsPerS: calls / durationS,
-    p50Ms: percentile(lat, 50),
-    p99Ms: percentile(lat, 99),
-    errors: failed ? Number(failed[1]) + Number(failed[2]) + Number(failed[3]) : 0,
-  };
+/** h2load against the backend itself: native gRPC, the C reference for the direct path. */
+function h2Load(backendPort: number, concurrency: number, durationS: number): Promise<LoadResult> {
+  return h2load(`http://127.0.0.1:${backendPort}${UNARY_METHOD}`, bodyFiles.b100, CT_GRPC, concurrency, durationS, join(work, 'h2load.log'));
 }
 
 interface StreamResult {
@@ -462,6 +446,11 @@ async function measure(
   return sample;
 }
 
+/** A difference in ms with its sign: "+0.150 ms", "−0.057 ms". */
+function signedMs(v: number, digits: number): string {
+  return `${v < 0 ? '−' : '+'}${fmt(Math.abs(v), digits)} ms`;
+}
+
 function fmt(n: number, digits: number): string {
   if (!Number.isFinite(n)) return '–';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -479,9 +468,24 @@ interface Procs {
   peer: Proxy | null;
   before: Proxy | null;
   floor: Proxy | null;
+  /** The HTTP/2 paths of the gateway under test (bench/h2-paths.ts); null when no case needs them. */
+  h2: H2Paths | null;
+}
+
+/** What the gateway answers over HTTP/2; each `...Skip` is why a path is skipped, null when it runs. */
+interface H2Paths {
+  /** The gateway with --tls-cert (ALPN h2), when it speaks TLS. */
+  tls: Proxy | null;
+  ca: string | null;
+  webH2cSkip: string | null;
+  webTlsSkip: string | null;
+  nativeSkip: string | null;
+  nativeTlsSkip: string | null;
 }
 
 const BEFORE = 'gateway (before)';
+/** The gateway under test again, with --tls-cert (the TLS rows of the HTTP/2 cases). */
+const GATEWAY_TLS = 'gateway TLS';
 const WORKERS = 'gateway --workers 2';
 /** bench/floor-proxy.ts: node:http + grpc-js createCall and nothing else (a reference, not a product). */
 const FLOOR = 'floor (node:http)';
@@ -538,8 +542,82 @@ function stepsOf(c: CaseId, p: Procs): Step[] {
         steps.push({ path: 'peer', proxy: peer, run: () => streamLoad({ url: peer.url }) });
       }
       break;
+    case 'h2web64':
+    case 'grpc64':
+      if (p.h2) h2Steps(c, p, p.h2, steps);
+      break;
   }
   return steps;
+}
+
+const portOf = (url: string): number => Number(new URL(url).port);
+
+/**
+ * The HTTP/2 cases: each against the backend directly and against the gateway, cleartext (h2c)
+ * and TLS; a path the gateway does not answer is left out (startH2 printed why).
+ */
+function h2Steps(c: CaseId, p: Procs, h2: H2Paths, steps: Step[]): void {
+  const d = DURATION_S;
+  const bp = p.backendPort;
+  const log = join(work, 'h2load.log');
+  const gw = p.gateway;
+  const tls = h2.tls;
+  const skipped = c === 'h2web64' ? h2.webH2cSkip !== null && h2.webTlsSkip !== null : h2.nativeSkip !== null && h2.nativeTlsSkip !== null;
+  if (skipped) return; // no gateway path to compare the direct ones with
+  steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
+  if (HAVE_H2LOAD) steps.push({ path: 'direct h2load', proxy: null, run: () => h2Load(bp, 64, d) });
+  if (c === 'h2web64' && HAVE_H2LOAD) {
+    const web = (url: string): Promise<LoadResult> => h2load(url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, d, log);
+    if (h2.webH2cSkip === null) steps.push({ path: 'gateway h2c h2load', proxy: gw, run: () => web(gw.url) });
+    if (tls && h2.webTlsSkip === null) steps.push({ path: 'gateway TLS h2load', proxy: tls, run: () => web(tls.url.replace('http:', 'https:')) });
+  }
+  if (c === 'grpc64' && h2.nativeSkip === null) {
+    steps.push({ path: 'gateway grpc-js', proxy: gw, run: () => grpcLoad(portOf(gw.url), 100, 64, d) });
+    if (HAVE_H2LOAD) steps.push({ path: 'gateway h2load', proxy: gw, run: () => h2load(gw.url + UNARY_METHOD, bodyFiles.b100, CT_GRPC, 64, d, log) });
+  }
+  if (c === 'grpc64' && tls && h2.ca && h2.nativeTlsSkip === null) {
+    const ca = h2.ca;
+    steps.push({ path: 'gateway TLS grpc-js', proxy: tls, run: () => grpcLoad(portOf(tls.url), 100, 64, d, ca) });
+    if (HAVE_H2LOAD) steps.push({ path: 'gateway TLS h2load', proxy: tls, run: () => h2load(tls.url.replace('http:', 'https:') + UNARY_METHOD, bodyFiles.b100, CT_GRPC, 64, d, log) });
+  }
+}
+
+/**
+ * Probes the gateway's HTTP/2 paths and starts its TLS twin. Every path it does not answer is
+ * printed as skipped, with the reason, and gets no row: never a figure for a path not measured.
+ */
+async function startH2(backendPort: number, gateway: Proxy): Promise<H2Paths> {
+  const frame = BODY_100;
+  const say = (what: string, why: string | null): string | null => {
+    if (why !== null) process.stdout.write(`${what}: skipped: ${why}\n`);
+    return why;
+  };
+  const h2c = await probeH2(gateway.url, CT_BINARY, frame);
+  const paths: H2Paths = { tls: null, ca: null, webH2cSkip: null, webTlsSkip: null, nativeSkip: null, nativeTlsSkip: null };
+  if (h2c !== null) {
+    const why = `the gateway does not speak h2c (${h2c})`;
+    for (const k of ['webH2cSkip', 'webTlsSkip', 'nativeSkip', 'nativeTlsSkip'] as const) paths[k] = why;
+    say('gRPC-Web over h2c, native gRPC, TLS', why);
+    return paths;
+  }
+  paths.nativeSkip = say('native gRPC over h2c', await probeH2(gateway.url, CT_GRPC, frame));
+  const cert = makeBenchCert(work);
+  if (cert === null) {
+    paths.webTlsSkip = paths.nativeTlsSkip = say('TLS', 'openssl could not make a certificate');
+    return paths;
+  }
+  try {
+    paths.tls = await startGateway(GATEWAY_TLS, backendPort, false, GATEWAY_CLI, ['--tls-cert', cert.cert, '--tls-key', cert.key]);
+    paths.ca = cert.cert;
+  } catch (error) {
+    const why = `the gateway does not speak TLS with --tls-cert (${(error as Error).message.split('\n')[0]!.slice(0, 200)})`;
+    paths.webTlsSkip = paths.nativeTlsSkip = say('TLS', why);
+    return paths;
+  }
+  const https = paths.tls.url.replace('http:', 'https:');
+  paths.webTlsSkip = say('gRPC-Web over TLS (h2)', await probeH2(https, CT_BINARY, frame, cert.cert));
+  paths.nativeTlsSkip = say('native gRPC over TLS', await probeH2(https, CT_GRPC, frame, cert.cert));
+  return paths;
 }
 
 const CASE_TITLES: Record<CaseId, string> = {
@@ -548,10 +626,13 @@ const CASE_TITLES: Record<CaseId, string> = {
   unary1: 'unary 100 B, 1 in flight',
   mib1: 'unary 1 MiB each way, 1 in flight',
   stream: `server stream, ${STREAM_COUNT.toLocaleString('en-US')} × ${STREAM_SIZE} B`,
+  h2web64: 'gRPC-Web over HTTP/2 (h2c, TLS), unary 100 B, 64 in flight on 1 connection',
+  grpc64: 'native gRPC passthrough, unary 100 B, 64 in flight on 1 connection',
 };
 
 async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
-  ensureDist();
+  if (!opt.gateway) ensureDist();
+  else if (!existsSync(GATEWAY_CLI)) throw new Error(`--gateway ${opt.gateway}: no such file`);
   const { svc: backend, port: backendPort } = await startBackend();
   const gateway = await startGateway('gateway', backendPort, false);
   const gatewayLog = withLog ? await startGateway('gateway+log', backendPort, true) : null;
@@ -568,7 +649,8 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
     await validate(p, true);
   }
   if (floor) await validate(floor, false);
-  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor };
+  const h2 = withPeer && CASES.some((c) => H2_CASES.includes(c)) ? await startH2(backendPort, gateway) : null;
+  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor, h2 };
 }
 
 async function stopAll(p: Procs): Promise<void> {
@@ -579,6 +661,7 @@ async function stopAll(p: Procs): Promise<void> {
     p.peer?.svc.stop(),
     p.before?.svc.stop(),
     p.floor?.svc.stop(),
+    p.h2?.tls?.svc.stop(),
   ]);
   await p.backend.stop();
 }
@@ -688,11 +771,12 @@ async function mainRun(): Promise<void> {
   const check = (target: string, value: number, met: (v: number) => boolean, show: (v: number) => string): void => {
     checks.push({ target, value: show(value), met: Number.isFinite(value) ? met(value) : null });
   };
-  const x = (v: number): string => `${fmt(v, 2)}×`;
+  const x = (v: number): string => (Number.isFinite(v) ? `${fmt(v, 2)}×` : 'skipped');
   if (has('unary64')) {
     check('64 in flight: calls/s ≥ 2.5× @grpc-web/proxy', perRound(samples, 'unary64', 'gateway', 'peer', (s) => s.callsPerS), (v) => v >= 2.5, x);
     check('64 in flight: calls/s ≥ 1× direct grpc-js', perRound(samples, 'unary64', 'gateway', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 1, x);
-    check('CPU per call ≤ 0.40× @grpc-web/proxy', perRound(samples, 'unary64', 'gateway', 'peer', (s) => s.cpuPer10k), (v) => v <= 0.4, x);
+    check('64 in flight: gateway CPU ≤ 2.0 s per 10k calls', med(samples, 'unary64', 'gateway', (s) => s.cpuPer10k), (v) => v <= 2, (v) => `${fmt(v, 2)} s`);
+    check('64 in flight: CPU per call ≤ 1.15× the floor\'s', perRound(samples, 'unary64', 'gateway', FLOOR, (s) => s.cpuPer10k), (v) => v <= 1.15, x);
     if (procs.workers) {
       // The same throughput targets for `--workers 2` (the option for hosts with more cores;
       // here the two workers share 2 cores with the backend and the load generator).
@@ -701,14 +785,22 @@ async function mainRun(): Promise<void> {
     }
   }
   if (has('unary1')) {
-    check('1 in flight: p50 ≤ direct + 0.3 ms', perRound(samples, 'unary1', 'gateway', 'direct grpc-js', (s) => s.p50Ms, 'diff'), (v) => v <= 0.3, (v) => `+${fmt(v, 3)} ms`);
+    check('1 in flight: p50 ≤ direct + 0.3 ms', perRound(samples, 'unary1', 'gateway', 'direct grpc-js', (s) => s.p50Ms, 'diff'), (v) => v <= 0.3, (v) => signedMs(v, 3));
   }
   if (has('stream')) {
     check('stream: messages/s ≥ 0.8× direct', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.msgsPerS), (v) => v >= 0.8, x);
-    check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => `+${fmt(v, 2)} ms`);
+    check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => signedMs(v, 2));
+  }
+  if (has('h2web64')) {
+    check('gRPC-Web over h2c: calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'h2web64', 'gateway h2c h2load', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
+  }
+  if (has('grpc64')) {
+    check('native gRPC passthrough (grpc-js client, h2c): calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'grpc64', 'gateway grpc-js', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
+    check('native gRPC passthrough (grpc-js client, TLS): calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'grpc64', 'gateway TLS grpc-js', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
   }
   if (has('mib1')) {
     check('1 MiB unary: p50 ≤ 1.3× direct', perRound(samples, 'mib1', 'gateway', 'direct grpc-js', (s) => s.p50Ms), (v) => v <= 1.3, x);
+    check('1 MiB unary: CPU per call ≤ 1.0× @grpc-web/proxy', perRound(samples, 'mib1', 'gateway', 'peer', (s) => s.cpuPer10k), (v) => v <= 1, x);
   }
   check('idle RSS ≤ 60 MiB (settled)', idle['gatewaySettled'] ?? NaN, (v) => v <= 60, (v) => `${fmt(v, 1)} MiB`);
   if (has('unary64')) {

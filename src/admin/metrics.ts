@@ -3,12 +3,14 @@
 //
 // Two sources, kept apart on purpose:
 //   - per call (the hot path): GatewayMetrics is the front end's CallObserver. callEnded() does one
-//     two-level Map lookup to reach pre-resolved label children, then a few increments.
+//     two-level Map lookup to reach its (route, method)'s CallTally, then adds plain numbers to it;
+//     prom-client reads the tallies at scrape time (./call-tallies.ts says why).
 //   - per scrape: everything about Pods, DNS and retries is read from Upstream.snapshot() inside
 //     collect() (./pool-metrics.ts), so the call path never touches it.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { REFUSAL_REASONS, type CallObserver, type CallRecord, type RefusalReason } from '../http/types.js';
 import type { Upstream } from '../upstream/types.js';
+import { CallTally, TallyHistogram } from './call-tallies.js';
 import { registerPoolMetrics } from './pool-metrics.js';
 
 /** Distinct `method` label values kept per route; calls to any further method count as "other". */
@@ -49,24 +51,6 @@ export function codeName(code: number): string {
   return CODE_NAMES[code] ?? String(code);
 }
 
-interface IncChild {
-  inc(value?: number): void;
-}
-interface ObserveChild {
-  observe(value: number): void;
-}
-
-/** The label children of one (route, method), resolved once. */
-interface MethodEntry {
-  route: string;
-  method: string;
-  duration: ObserveChild;
-  bytesIn: IncChild;
-  bytesOut: IncChild;
-  /** calls_total children by status code, created on first use. */
-  codes: (IncChild | undefined)[];
-}
-
 export interface GatewayMetricsOptions {
   upstreams: readonly Upstream[];
   version: string;
@@ -91,13 +75,9 @@ export class GatewayMetrics implements CallObserver {
   readonly registry = new Registry();
   readonly startedAt = Date.now();
 
-  private readonly calls: Counter<'route' | 'method' | 'code'>;
-  private readonly duration: Histogram<'route' | 'method'>;
-  private readonly bytesIn: Counter<'route' | 'method'>;
-  private readonly bytesOut: Counter<'route' | 'method'>;
   private readonly refusals: Counter<'reason'>;
-  /** route → method label value → children. */
-  private readonly entries = new Map<string, Map<string, MethodEntry>>();
+  /** route → method label value → its tally. */
+  private readonly entries = new Map<string, Map<string, CallTally>>();
   private inFlight = 0;
   private total = 0;
   private errors = 0;
@@ -120,31 +100,48 @@ export class GatewayMetrics implements CallObserver {
       aggregator: 'min',
     }).set(this.startedAt / 1000);
 
-    // ---- per call (hot path) --------------------------------------------------------------
-    this.calls = new Counter({
+    // ---- per call (hot path): tallies, read at scrape time -----------------------------------
+    const tallies = function* (): Generator<CallTally> {
+      for (const methods of self.entries.values()) yield* methods.values();
+    };
+    new Counter({
       name: 'grpcweb_calls_total',
       help: 'gRPC-Web calls finished, by route prefix ("" = default upstream or no route), gRPC method and status code name',
       labelNames: ['route', 'method', 'code'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) {
+          t.codes.forEach((n, code) => this.inc({ ...t.labels, code: codeName(code) }, n));
+          for (const [code, n] of t.oddCodes) this.inc({ ...t.labels, code: codeName(code) }, n);
+        }
+      },
     });
-    this.duration = new Histogram({
-      name: 'grpcweb_call_duration_seconds',
-      help: 'gRPC-Web call duration, from the request headers to the last byte of the answer',
-      labelNames: ['route', 'method'],
-      buckets: [...DURATION_BUCKETS],
-      registers,
-    });
-    this.bytesIn = new Counter({
+    new TallyHistogram(
+      'grpcweb_call_duration_seconds',
+      'gRPC-Web call duration, from the request headers to the last byte of the answer',
+      DURATION_BUCKETS,
+      tallies,
+    ).registerOn(this.registry);
+    new Counter({
       name: 'grpcweb_request_bytes_total',
       help: 'Request body bytes received from browsers (as on the wire: base64 for grpc-web-text)',
       labelNames: ['route', 'method'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) this.inc(t.labels, t.bytesIn);
+      },
     });
-    this.bytesOut = new Counter({
+    new Counter({
       name: 'grpcweb_response_bytes_total',
       help: 'Response body bytes sent to browsers (frames and trailers, as on the wire)',
       labelNames: ['route', 'method'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies()) this.inc(t.labels, t.bytesOut);
+      },
     });
     this.refusals = new Counter({
       name: 'grpcweb_refused_total',
@@ -191,45 +188,28 @@ export class GatewayMetrics implements CallObserver {
     this.total++;
     const code = record.code;
     if (code !== 0) this.errors++;
-    const entry = this.entry(record);
-    let calls = entry.codes[code];
-    if (calls === undefined) {
-      calls = this.calls.labels(entry.route, entry.method, codeName(code));
-      // Only real status codes get a slot; anything else stays uncached (and never happens).
-      if (code >= 0 && code < 64) entry.codes[code] = calls;
-    }
-    calls.inc();
-    entry.duration.observe(record.durationMs / 1000);
-    if (record.bytesIn > 0) entry.bytesIn.inc(record.bytesIn);
-    if (record.bytesOut > 0) entry.bytesOut.inc(record.bytesOut);
+    this.tally(record).add(code, record.durationMs / 1000, record.bytesIn, record.bytesOut);
   }
 
   refused(reason: RefusalReason): void {
     this.refusals.labels(reason).inc();
   }
 
-  private entry(record: CallRecord): MethodEntry {
+  private tally(record: CallRecord): CallTally {
     const { route, method } = record;
     let methods = this.entries.get(route);
     if (methods === undefined) this.entries.set(route, (methods = new Map()));
-    let entry = methods.get(method);
-    if (entry === undefined) {
-      // Past the cap, every new method name shares the "other" entry (itself not counted in the cap).
+    let tally = methods.get(method);
+    if (tally === undefined) {
+      // Past the cap, every new method name shares the "other" tally (itself not counted in the cap).
       const capped = methods.size >= MAX_METHODS_PER_ROUTE + (methods.has(OTHER_METHOD) ? 1 : 0);
       const label = capped || !mayMintMethodLabel(record) ? OTHER_METHOD : method;
-      entry = methods.get(label);
-      if (entry === undefined) {
-        entry = {
-          route,
-          method: label,
-          duration: this.duration.labels(route, label),
-          bytesIn: this.bytesIn.labels(route, label),
-          bytesOut: this.bytesOut.labels(route, label),
-          codes: [],
-        };
-        methods.set(label, entry);
+      tally = methods.get(label);
+      if (tally === undefined) {
+        tally = new CallTally({ route, method: label }, DURATION_BUCKETS);
+        methods.set(label, tally);
       }
     }
-    return entry;
+    return tally;
   }
 }

@@ -1,5 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   GatewayMetrics,
   MAX_METHOD_LABEL_LENGTH,
@@ -206,6 +207,55 @@ describe('GatewayMetrics (no network)', () => {
     expect(y.sum('grpcweb_endpoint_calls_total')).toBe(45);
     expect(y.sum('grpcweb_retries_total')).toBe(5);
     expect(y.find('grpcweb_endpoint_state')).toHaveLength(5);
+  });
+
+  it('a call adds plain numbers: no prom-client counter work per call, only at scrape time', async () => {
+    // Counter binds its inc at construction: spy before the gateway's counters exist.
+    // (incWithoutExemplar is what Counter's inc is without exemplars; prom-client's types omit it.)
+    const inc = vi.spyOn(Counter.prototype as unknown as { incWithoutExemplar: () => void }, 'incWithoutExemplar');
+    try {
+      const m = new GatewayMetrics({ upstreams: [], version: 't', defaultMetrics: false });
+      const rec: CallRecord = { route: '', method: '/a.S/M', code: 0, durationMs: 2, bytesIn: 1, bytesOut: 2, endpoint: 'x' };
+      m.callEnded(rec); // the first call of a (route, method) makes its tally
+      inc.mockClear();
+      for (let i = 0; i < 100; i++) m.callEnded({ ...rec, code: i % 3 });
+      expect(inc).not.toHaveBeenCalled();
+      const x = parseExposition(await m.metrics());
+      expect(inc).toHaveBeenCalled();
+      expect(x.sum('grpcweb_calls_total', { method: '/a.S/M' })).toBe(101);
+      expect(x.sum('grpcweb_calls_total', { code: 'CANCELLED' })).toBe(33);
+      expect(x.sum('grpcweb_request_bytes_total')).toBe(101);
+      expect(x.sum('grpcweb_response_bytes_total')).toBe(202);
+    } finally {
+      inc.mockRestore();
+    }
+  });
+
+  it('the duration histogram renders, and merges across --workers, exactly as a prom-client Histogram', async () => {
+    const durations = [0.2, 1, 3, 7, 250, 999, 59_000, 70_000];
+    const reference = new Registry();
+    const histogram = new Histogram({
+      name: 'grpcweb_call_duration_seconds',
+      help: 'gRPC-Web call duration, from the request headers to the last byte of the answer',
+      labelNames: ['route', 'method'],
+      buckets: [...DURATION_BUCKETS],
+      registers: [reference],
+    });
+    const m = new GatewayMetrics({ upstreams: [], version: 't', defaultMetrics: false });
+    for (const [i, ms] of durations.entries()) {
+      const route = i % 2 ? '/r/' : '';
+      histogram.labels(route, '/a.S/M').observe(ms / 1000);
+      m.callEnded({ route, method: '/a.S/M', code: 0, durationMs: ms, bytesIn: 0, bytesOut: 0, endpoint: 'x' });
+    }
+    const ours = await m.registry.getSingleMetricAsString('grpcweb_call_duration_seconds');
+    expect(ours).toBe(await reference.getSingleMetricAsString('grpcweb_call_duration_seconds'));
+    // Two workers' JSON, merged by the primary's AggregatorRegistry: the sums of both.
+    const worker = await m.registry.getMetricsAsJSON();
+    const merged = AggregatorRegistry.aggregate([worker, worker]);
+    const x = parseExposition(await merged.metrics());
+    expect(x.sum('grpcweb_call_duration_seconds_count')).toBe(2 * durations.length);
+    expect(x.sum('grpcweb_call_duration_seconds_bucket', { route: '/r/', le: '0.005' })).toBe(2 * 1);
+    expect(x.sum('grpcweb_calls_total')).toBe(2 * durations.length);
   });
 
   it('keeps instances apart (no global registry)', async () => {

@@ -217,4 +217,5 @@ describe('Exchange', () => {
     await bodyOf(res);
     expect(fake.calls).toHaveLength(0);
   });
+
 });
