@@ -2,19 +2,14 @@
 export type * from './types.js';
 export { ConfigError, helpText, loadConfig, packageVersion, versionText, type LoadResult } from './load.js';
 export { envName, settingsTable, type SettingRow } from './settings.js';
+export { formatDuration, MAX_DURATION_MS, parseBoolean, parseByteSize, parseDuration, parseInteger } from './parse-values.js';
 export {
-  formatDuration,
   isDnsName,
-  MAX_DURATION_MS,
-  parseBoolean,
-  parseByteSize,
-  parseDuration,
   parseHeaderName,
   parseHostPort,
-  parseInteger,
   parseOrigin,
   parseRoute,
   parseTarget,
   parseTrustProxy,
   type HostPortOptions,
-} from './parse-values.js';
+} from './parse-addresses.js';

@@ -2,22 +2,24 @@
 // values and the --help text all come from here, so a setting cannot exist in one and be missing
 // from another. Rules that involve several settings live in ./build.ts (buildConfig).
 import {
+  parseHeaderName,
+  parseHostPort,
+  parseOrigin,
+  parseRoute,
+  parseServerName,
+  parseTarget,
+  parseTrustProxy,
+} from './parse-addresses.js';
+import {
   formatDuration,
   parseBoolean,
   parseByteSize,
   parseChoice,
   parseDuration,
-  parseHeaderName,
-  parseHostPort,
+  parseFilePath,
   parseInteger,
   parseMethodPrefix,
-  parseOrigin,
-  parseFilePath,
-  parseRoute,
-  parseServerName,
   parseStatusCodes,
-  parseTarget,
-  parseTrustProxy,
 } from './parse-values.js';
 import { readCertificates, readPrivateKey, type PemFile } from './pem-files.js';
 import type { BalancerName, DnsFamily, HostPort, LogLevel, OriginRule, RouteConfig, TargetSpec } from './types.js';
