@@ -314,7 +314,7 @@ describe('native gRPC exchange', () => {
   });
 
   it('a malformed or compressed request frame is refused cleanly: trailers-only, the connection serves on', async () => {
-    const { front, client } = await setup();
+    const { front, client, pod } = await setup();
     const malformed = await rawRequest(front.address, '/test.Stream/Unary', frame(0x02, Buffer.from('x')));
     expect(malformed.headers).toMatchObject({ ':status': 200, 'grpc-status': String(grpc.status.INTERNAL) });
     expect(decodeURIComponent(String(malformed.headers['grpc-message']))).toContain('unexpected frame flags 0x02');
@@ -323,6 +323,8 @@ describe('native gRPC exchange', () => {
     const cut = await rawRequest(front.address, '/test.Stream/Unary', frame(0, Buffer.from('hello')).subarray(0, 7));
     expect(cut.headers).toMatchObject({ 'grpc-status': String(grpc.status.INTERNAL) });
     expect(front.refusals).toEqual(['malformed_request', 'compressed', 'malformed_request']);
+    // Refused on the packet that brought them: none reached the Pod.
+    expect(pod.calls).toHaveLength(0);
     expect(front.bounds.callsInFlight).toBe(0);
     expect(front.bounds.bufferedBytes).toBe(0);
     expect((await unary(client, 'still here')).answer!.toString()).toBe('still here');
