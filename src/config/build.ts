@@ -13,8 +13,12 @@ export interface ResolvedSettings {
   label(s: Setting): string;
 }
 
-/** Assemble the Config and check the rules that involve several settings. */
-export function buildConfig(r: ResolvedSettings): Config {
+/**
+ * Assemble the Config and check the rules that involve several settings. `readFile` is the
+ * loader's (the real file system, or a test's): files the gateway reads later are read once here,
+ * so that one that is missing or unreadable stops the start naming its setting.
+ */
+export function buildConfig(r: ResolvedSettings, readFile: (path: string) => string): Config {
   const upstream = r.opt(S.upstream) ?? null;
   const routes: RouteConfig[] = r.all(S.route);
   const seen = new Set<string>();
@@ -65,7 +69,7 @@ export function buildConfig(r: ResolvedSettings): Config {
     }
   }
 
-  const tls = listenerTls(r);
+  const tls = listenerTls(r, readFile);
 
   const retryOn = r.opt(S.retryOn);
   const retryMethods = r.all(S.retryMethods);
@@ -153,8 +157,19 @@ export function buildConfig(r: ResolvedSettings): Config {
   };
 }
 
-/** --tls-cert and --tls-key come together; --tls-client-ca needs them. */
-function listenerTls(r: ResolvedSettings): ListenerTlsConfig | null {
+/** The path of a file setting, once it has been read; fails naming the setting if it cannot be. */
+function readable(r: ResolvedSettings, s: Setting<string>, path: string, readFile: (path: string) => string): string {
+  try {
+    readFile(path);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    fail(r.label(s), `cannot read '${path}': ${e.code ?? e.message}`);
+  }
+  return path;
+}
+
+/** --tls-cert and --tls-key come together; --tls-client-ca needs them; all three can be read. */
+function listenerTls(r: ResolvedSettings, readFile: (path: string) => string): ListenerTlsConfig | null {
   const certFile = r.opt(S.tlsCert);
   const keyFile = r.opt(S.tlsKey);
   const clientCaFile = r.opt(S.tlsClientCa) ?? null;
@@ -164,5 +179,9 @@ function listenerTls(r: ResolvedSettings): ListenerTlsConfig | null {
     if (clientCaFile !== null) fail(r.label(S.tlsClientCa), 'client certificates need a TLS listener: give --tls-cert and --tls-key');
     return null;
   }
-  return { certFile, keyFile, clientCaFile };
+  return {
+    certFile: readable(r, S.tlsCert, certFile, readFile),
+    keyFile: readable(r, S.tlsKey, keyFile, readFile),
+    clientCaFile: clientCaFile === null ? null : readable(r, S.tlsClientCa, clientCaFile, readFile),
+  };
 }

@@ -97,5 +97,5 @@ export function loadConfig(
     });
     resolved.set(s, source, values);
   }
-  return { config: buildConfig(resolved) };
+  return { config: buildConfig(resolved, readFile) };
 }

@@ -1,7 +1,6 @@
 // Parsers for the value kinds the settings table uses. Each takes the text as written and returns
 // the typed value, or throws a plain Error whose message is one line that does NOT name the
 // setting: the loader prefixes the flag, environment variable or YAML key the text came from.
-import { accessSync, constants, statSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { HostPort, OriginRule, TargetSpec } from './types.js';
 
@@ -350,16 +349,9 @@ export function parseMethodPrefix(s: string): string {
   return text;
 }
 
-/** A file the gateway can read now (it is read again later, e.g. when it changes): its path. */
-export function parseReadableFile(s: string): string {
+/** A file path (whether it can be read is checked with the other settings: config/build.ts). */
+export function parseFilePath(s: string): string {
   const path = s.trim();
   if (path === '') throw new Error('empty value is not a file path');
-  try {
-    if (!statSync(path).isFile()) throw new Error(`'${path}' is not a file`);
-    accessSync(path, constants.R_OK);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new Error(e.code ? `cannot read '${path}': ${e.code}` : e.message);
-  }
   return path;
 }

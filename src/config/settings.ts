@@ -1,6 +1,6 @@
 // THE table of settings. Flag parsing, environment variables, YAML keys, validation of single
 // values and the --help text all come from here, so a setting cannot exist in one and be missing
-// from another. Rules that involve several settings live in ./load.ts (buildConfig).
+// from another. Rules that involve several settings live in ./build.ts (buildConfig).
 import {
   formatDuration,
   parseBoolean,
@@ -12,7 +12,7 @@ import {
   parseInteger,
   parseMethodPrefix,
   parseOrigin,
-  parseReadableFile,
+  parseFilePath,
   parseRoute,
   parseStatusCodes,
   parseTarget,
@@ -169,7 +169,7 @@ export const S = {
     metavar: 'FILE',
     help: 'PEM certificate chain: the listener speaks TLS (ALPN h2, http/1.1); reloaded within 5s when the file changes (needs --tls-key)',
     defaultText: 'none (cleartext HTTP/1.1 and h2c)',
-    parse: parseReadableFile,
+    parse: parseFilePath,
   }),
   tlsKey: value<string>({
     name: 'tls-key',
@@ -177,7 +177,7 @@ export const S = {
     metavar: 'FILE',
     help: 'PEM private key of --tls-cert; reloaded with it',
     defaultText: 'none',
-    parse: parseReadableFile,
+    parse: parseFilePath,
   }),
   tlsClientCa: value<string>({
     name: 'tls-client-ca',
@@ -185,7 +185,7 @@ export const S = {
     metavar: 'FILE',
     help: 'Require client certificates signed by this PEM CA bundle (mTLS from a load balancer or mesh); reloaded when it changes',
     defaultText: 'none',
-    parse: parseReadableFile,
+    parse: parseFilePath,
   }),
   allowOrigin: list<OriginRule>({
     name: 'allow-origin',

@@ -11,12 +11,16 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type ServerHttp2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { LimitsConfig, ListenerTlsConfig } from '../config/types.js';
+import { parseContentType } from '../protocol/index.js';
 import { limitConnections } from './bounds.js';
 import { awaitPreface } from './preface.js';
+import { StreamDeadlines } from './stream-deadlines.js';
 import { CertificateReloader, initialTlsOptions } from './tls.js';
 
 export type RequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
@@ -31,7 +35,7 @@ export interface ListenerOptions {
 }
 
 /** Node refuses a headers timeout above the request timeout. */
-export function effectiveHeadersTimeout(limits: LimitsConfig): number {
+function effectiveHeadersTimeout(limits: LimitsConfig): number {
   return limits.requestTimeoutMs > 0 ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) : limits.headersTimeoutMs;
 }
 
@@ -45,7 +49,7 @@ const PSEUDO_HEADERS = 4;
  */
 function http2Options(limits: LimitsConfig) {
   return {
-    // Past this much buffered per session, new streams are refused (ENHANCE_YOUR_CALM).
+    // Megabytes one connection may hold buffered; past it, new streams are refused (ENHANCE_YOUR_CALM).
     maxSessionMemory: 10,
     // PINGs and SETTINGS this side sent that may go unacknowledged at once (Node's defaults, named).
     maxOutstandingPings: 10,
@@ -62,17 +66,33 @@ function http2Options(limits: LimitsConfig) {
   };
 }
 
-/** The HTTP/2 side: sessions on sockets the listener hands over, tracked for a graceful stop. */
-function http2Side(limits: LimitsConfig, handler: RequestHandler): { server: Http2Server; sessions: Set<ServerHttp2Session> } {
+interface Http2Side {
+  server: Http2Server;
+  /** Tracked for a graceful stop. */
+  sessions: Set<ServerHttp2Session>;
+  /** --request-timeout per stream; null when it is 0. */
+  deadlines: StreamDeadlines | null;
+}
+
+/** The HTTP/2 side: sessions on sockets the listener hands over. */
+function http2Side(limits: LimitsConfig, handler: RequestHandler, sweepMs: number): Http2Side {
   const server = createHttp2Server(http2Options(limits), handler);
   const sessions = new Set<ServerHttp2Session>();
+  const deadlines = limits.requestTimeoutMs > 0 ? new StreamDeadlines(limits.requestTimeoutMs, sweepMs) : null;
+  if (deadlines !== null) {
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      // A native gRPC request is a stream that may rightly last as long as the call (client
+      // streaming, bidi): its bounds are the call's deadline and --max-call-duration.
+      if (!stream.endAfterHeaders && parseContentType(headers['content-type'])?.mode !== 'native') deadlines.watch(stream);
+    });
+  }
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     // An idle connection goes, as an idle HTTP/1.1 keep-alive one does; close() lets open streams finish.
     if (limits.httpIdleTimeoutMs > 0) session.setTimeout(limits.httpIdleTimeoutMs, () => session.close());
   });
-  return { server, sessions };
+  return { server, sessions, deadlines };
 }
 
 /**
@@ -87,20 +107,21 @@ function http2Side(limits: LimitsConfig, handler: RequestHandler): { server: Htt
 export function createListener(options: ListenerOptions, handler: RequestHandler): Server {
   const { limits } = options;
   const headersTimeout = effectiveHeadersTimeout(limits);
+  // Node enforces the two timeouts below only when it sweeps its connections, every 30 s by
+  // default: a 30 s headers timeout could take a minute. Sweep often enough to be exact.
+  const sweepMs = Math.max(250, Math.min(5_000, headersTimeout / 4));
   const httpOptions = {
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.httpIdleTimeoutMs,
-    // Node enforces the two timeouts above only when it sweeps its connections, every 30 s by
-    // default: a 30 s headers timeout could take a minute. Sweep often enough to be exact.
-    connectionsCheckingInterval: Math.max(250, Math.min(5_000, headersTimeout / 4)),
+    connectionsCheckingInterval: sweepMs,
   };
   const http1Handler = handler as (req: IncomingMessage, res: ServerResponse) => void;
-  const tls = options.tls === null ? null : initialTlsOptions(options.tls);
-  const server: Server =
+  const tls = options.tls === null ? null : { files: options.tls, ...initialTlsOptions(options.tls) };
+  const secure =
     tls === null
-      ? createServer(httpOptions, http1Handler)
+      ? null
       : createHttpsServer(
           {
             ...httpOptions,
@@ -115,6 +136,7 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
           },
           http1Handler,
         );
+  const server: Server = secure ?? createServer(httpOptions, http1Handler);
   // One more than the limit: Node silently drops headers past maxHeadersCount (content-type
   // among them, making a confusing 415), so keep one extra to tell "too many" and say so.
   server.maxHeadersCount = limits.maxHeadersCount + 1;
@@ -122,7 +144,7 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
   // connection is never read.
   if (limits.maxClientConnections > 0) limitConnections(server, limits.maxClientConnections, options.connectionRefused);
 
-  const http2 = http2Side(limits, handler);
+  const http2 = http2Side(limits, handler, sweepMs);
   // The server's own listener of this event starts its HTTP/1.1 parser on the socket; it runs
   // only once the connection has said HTTP/1.1.
   const event = tls === null ? 'connection' : 'secureConnection';
@@ -148,15 +170,18 @@ export function createListener(options: ListenerOptions, handler: RequestHandler
       else parseHttp1!.call(server, socket);
     });
   }
-  const reloader = tls === null ? null : new CertificateReloader(options.tls!, server as unknown as TlsServer, tls.material, options.log);
+  const reloader = secure === null ? null : new CertificateReloader(tls!.files, secure, tls!.material, options.log);
   reloader?.start();
-  extendClose(server, http2.sessions, () => reloader?.stop());
+  extendClose(server, http2.sessions, () => {
+    reloader?.stop();
+    http2.deadlines?.stop();
+  });
   return server;
 }
 
 /**
  * Extends the server's close() and closeAllConnections() to the HTTP/2 sessions it handed over;
- * `onClose` stops what else the listener runs (the certificate reloader).
+ * `onClose` stops what else the listener runs (the certificate reloader, the stream deadlines).
  */
 function extendClose(server: Server, sessions: Set<ServerHttp2Session>, onClose: () => void): void {
   const close = server.close;

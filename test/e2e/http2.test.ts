@@ -147,3 +147,35 @@ describe('over h2c, as over HTTP/1.1', () => {
     expect(await until(() => pod.cancelledCalls() > before, 5_000)).toBe(true);
   });
 });
+
+describe('graceful stop over HTTP/2', () => {
+  it('sends GOAWAY: a stream already open finishes, the connection takes no new one, the stop ends with the stream', async () => {
+    const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--shutdown-delay', '0', '--drain-timeout', '20s'], {});
+    if (!('config' in result)) throw new Error('not a config');
+    const g = await startGateway(result.config, { logger: false });
+    const own = h2cFetch();
+    try {
+      await until(() => g.pools[0]!.isReady(), 5_000);
+      const client = nodeClient('connect', g.httpUrl, own.fetch);
+      let goaway = false;
+      let streamed: Awaited<ReturnType<typeof client.stream>> | undefined;
+      await new Promise<void>((resolve) => {
+        void client
+          .stream({ count: 8, intervalMs: 150 }, { onMessage: (_m, i) => i === 0 && resolve() })
+          .then((r) => (streamed = r));
+      });
+      own.session(g.httpUrl).once('goaway', () => (goaway = true));
+      const started = Date.now();
+      await g.shutdown();
+      // The stop waited for the stream (about a second), not for the 20 s drain timeout.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(goaway).toBe(true);
+      expect(await until(() => streamed !== undefined, 5_000)).toBe(true);
+      expect(streamed!.ok).toBe(true);
+      expect(streamed!.messages.length).toBe(8);
+    } finally {
+      own.close();
+      await g.close();
+    }
+  });
+});

@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { nodeClient } from '../support/clients.js';
 import { h2cFetch, type H2cFetch } from '../support/h2c-fetch.js';
-import { ERROR, FRAME, emptySettings, goawayCode, grpcWebHeaders, parseFrames, ping, rawH2c, rstStream, type RawH2 } from '../support/h2-frames.js';
+import { ERROR, FLAG, FRAME, emptySettings, frame, goawayCode, grpcWebHeaders, headerBlock, parseFrames, ping, rawH2c, rstStream, type RawH2 } from '../support/h2-frames.js';
 import { makeCa, makeCert } from '../support/tls.js';
 
 let pod: EchoPod;
@@ -77,7 +77,7 @@ describe('HTTP/2 floods (h2c, raw frames)', () => {
     const flooding = flood(c, batch, 200);
     await othersServed();
     const sent = await flooding;
-    // nghttp2 bounds the ACKs it queues for a client (1000): past them it ends the session.
+    // nghttp2 bounds the ACKs it queues for a client: past that it ends the session.
     expect(await closedWithin(c, 10_000)).toBe(true);
     expect(sent).toBeLessThan(200);
     await othersServed();
@@ -118,6 +118,53 @@ describe('HTTP/2 floods (h2c, raw frames)', () => {
     expect(refused().map((f) => f.streamId)).toEqual([7, 9, 11, 13, 15, 17, 19]);
     c.socket.destroy();
     await othersServed();
+  });
+});
+
+describe('HTTP/2 header blocks', () => {
+  it('a header block above --max-header-size (16KiB), sent after the client acknowledged the gateway\'s SETTINGS, is refused (RST_STREAM ENHANCE_YOUR_CALM)', async () => {
+    const c = await rawH2c('127.0.0.1', port);
+    const end = Date.now() + 5_000;
+    while (!parseFrames(c.received()).some((f) => f.type === FRAME.SETTINGS) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    // Node enforces its advertised header list size only once the client has acknowledged it.
+    c.socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0));
+    await new Promise((r) => setTimeout(r, 200));
+    const block = (n: number) =>
+      headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', 'gateway'], [':path', '/healthz'], ['x-big', 'a'.repeat(n)]]);
+    c.socket.write(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, block(1_000)));
+    // 20 KB of header list: a HEADERS frame and a CONTINUATION, each within the 16 KiB frame size.
+    const big = block(20_000);
+    c.socket.write(frame(FRAME.HEADERS, FLAG.END_STREAM, 3, big.subarray(0, 16_000)));
+    c.socket.write(frame(FRAME.CONTINUATION, FLAG.END_HEADERS, 3, big.subarray(16_000)));
+    const rst = () => parseFrames(c.received()).find((f) => f.type === FRAME.RST_STREAM && f.streamId === 3);
+    while (rst() === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(rst()?.payload.readUInt32BE(0)).toBe(ERROR.ENHANCE_YOUR_CALM);
+    // The small one was answered: the connection itself is fine.
+    expect(parseFrames(c.received()).some((f) => f.type === FRAME.HEADERS && f.streamId === 1)).toBe(true);
+    c.socket.destroy();
+  });
+});
+
+describe('--request-timeout over HTTP/2', () => {
+  it('a stream whose request body never ends is reset (RST_STREAM CANCEL) after --request-timeout; the connection\'s other streams go on', async () => {
+    const g = await start(['--request-timeout', '1s', '--headers-timeout', '1s']);
+    const c = await rawH2c('127.0.0.1', Number(new URL(g.httpUrl).port));
+    const started = Date.now();
+    // Headers without END_STREAM, then nothing.
+    c.socket.write(grpcWebHeaders(1, '/echo.v1.EchoService/Echo'));
+    const reset = () => parseFrames(c.received()).find((f) => f.type === FRAME.RST_STREAM && f.streamId === 1);
+    while (reset() === undefined && Date.now() - started < 8_000) await new Promise((r) => setTimeout(r, 50));
+    expect(reset()?.payload.readUInt32BE(0)).toBe(ERROR.CANCEL);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // A complete request on the same connection is answered.
+    c.socket.write(grpcWebHeaders(3, '/echo.v1.EchoService/Echo', false));
+    c.socket.write(frame(FRAME.DATA, FLAG.END_STREAM, 3, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69])));
+    const answered = () => parseFrames(c.received()).some((f) => f.type === FRAME.HEADERS && f.streamId === 3);
+    const end = Date.now() + 5_000;
+    while (!answered() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(answered()).toBe(true);
+    expect(await closedWithin(c, 100)).toBe(false);
+    c.socket.destroy();
   });
 });
 

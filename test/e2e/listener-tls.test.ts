@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
+import { expectCallsCarriedBy } from '../support/carried-by.js';
 import { NODE_CLIENTS, nodeClient } from '../support/clients.js';
 import { presentedSerial, tlsFetch, type TlsFetch } from '../support/tls-clients.js';
 import { makeCa, makeCert, type TestCa, type TestCert } from '../support/tls.js';
@@ -95,20 +96,8 @@ describe('TLS listener', () => {
       ['HTTP/2 (undici allowH2)', true, '2.0'],
       ['HTTP/1.1', false, '1.1'],
     ] as const)('%s: unary and a server stream', async (_name, h2, version) => {
-      const f = client({ ca: ca.cert, h2 });
-      const c = nodeClient(kind, started.gw.httpUrl, f.fetch);
-      const tag = `${kind}-${version}-${Math.random()}`;
-      const carried = () => started.logs.filter((l) => l.msg === 'call' && l.http === version).length;
-      const before = carried();
-      const u = await c.unary({ message: tag }, { metadata: { 'x-echo-id': 'tls' } });
-      expect(u.ok).toBe(true);
-      expect(u.response?.message).toBe(tag);
-      expect(u.headers['x-echo-id']).toBe('tls');
-      const s = await c.stream({ count: 3, intervalMs: 100 });
-      expect(s.ok).toBe(true);
-      expect(s.messages.map((m) => m.index)).toEqual([0, 1, 2]);
-      // The access log says which transport carried each call.
-      expect(await until(() => carried() === before + 2, 2_000)).toBe(true);
+      const c = nodeClient(kind, started.gw.httpUrl, client({ ca: ca.cert, h2 }).fetch);
+      await expectCallsCarriedBy(c, started.logs, version, `${kind}-over-${version}`);
     });
   });
 

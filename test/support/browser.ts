@@ -25,10 +25,12 @@ export function requireBrowser(): void {
   }
 }
 
-export function launchBrowser(): Promise<Browser> {
+/** `extraArgs`: e.g. --ignore-certificate-errors-spki-list=<base64 SHA-256 of a test leaf's SPKI>. */
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
+      ...extraArgs,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

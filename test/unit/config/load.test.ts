@@ -373,18 +373,25 @@ describe('cross-setting rules', () => {
 });
 
 describe('listener TLS files', () => {
-  const here = fileURLToPath(import.meta.url);
+  const pki = { '/tls/tls.crt': 'CERT', '/tls/tls.key': 'KEY', '/tls/ca.crt': 'CA' };
+  const TLS = ['--tls-cert', '/tls/tls.crt', '--tls-key', '/tls/tls.key'];
   it('--tls-cert and --tls-key come together; --tls-client-ca needs them', () => {
-    expect(load([...UP, '--tls-cert', here, '--tls-key', here]).tls).toEqual({ certFile: here, keyFile: here, clientCaFile: null });
-    expect(load([...UP, '--tls-cert', here, '--tls-key', here, '--tls-client-ca', here]).tls?.clientCaFile).toBe(here);
-    expect(error([...UP, '--tls-cert', here])).toMatch(/^--tls-cert: needs --tls-key FILE/);
-    expect(error([...UP, '--tls-key', here])).toMatch(/^--tls-key: needs --tls-cert FILE/);
-    expect(error([...UP, '--tls-client-ca', here])).toMatch(/^--tls-client-ca: client certificates need a TLS listener/);
+    expect(load([...UP, ...TLS], {}, pki).tls).toEqual({ certFile: '/tls/tls.crt', keyFile: '/tls/tls.key', clientCaFile: null });
+    expect(load([...UP, ...TLS, '--tls-client-ca', '/tls/ca.crt'], {}, pki).tls?.clientCaFile).toBe('/tls/ca.crt');
+    expect(error([...UP, '--tls-cert', '/tls/tls.crt'], {}, pki)).toMatch(/^--tls-cert: needs --tls-key FILE/);
+    expect(error([...UP, '--tls-key', '/tls/tls.key'], {}, pki)).toMatch(/^--tls-key: needs --tls-cert FILE/);
+    expect(error([...UP, '--tls-client-ca', '/tls/ca.crt'], {}, pki)).toMatch(/^--tls-client-ca: client certificates need a TLS listener/);
   });
-  it('a missing or unreadable file is refused at start, naming the setting', () => {
-    expect(error([...UP, '--tls-cert', '/nonexistent/tls.crt', '--tls-key', here])).toBe("--tls-cert: cannot read '/nonexistent/tls.crt': ENOENT");
-    expect(error([...UP, '--tls-cert', here], { GWG_TLS_KEY: '/nonexistent/tls.key' })).toBe("GWG_TLS_KEY: cannot read '/nonexistent/tls.key': ENOENT");
-    expect(error([...UP, '--tls-cert', here, '--tls-key', dirname(here)])).toMatch(/^--tls-key: '.*' is not a file/);
+  it('a file that cannot be read is refused at start, naming the setting in the words of its source', () => {
+    expect(error([...UP, '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/tls/tls.key'], {}, pki)).toBe("--tls-cert: cannot read '/nonexistent/tls.crt': ENOENT");
+    expect(error([...UP, '--tls-cert', '/tls/tls.crt'], { GWG_TLS_KEY: '/nonexistent/tls.key' }, pki)).toBe("GWG_TLS_KEY: cannot read '/nonexistent/tls.key': ENOENT");
+    expect(error([...UP, ...TLS, '--tls-client-ca', '/nonexistent/ca.crt'], {}, pki)).toBe("--tls-client-ca: cannot read '/nonexistent/ca.crt': ENOENT");
+  });
+  it('reads the real file system by default', () => {
+    const here = fileURLToPath(import.meta.url);
+    const r = loadConfig([...UP, '--tls-cert', here, '--tls-key', here], {});
+    expect('config' in r && r.config.tls?.certFile).toBe(here);
+    expect(() => loadConfig([...UP, '--tls-cert', here, '--tls-key', dirname(here)], {})).toThrow(/^--tls-key: cannot read '.*': EISDIR/);
   });
 });
 
