@@ -11,11 +11,13 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type ServerHttp2Session,
+  type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { LimitsConfig, ListenerTlsConfig } from '../config/types.js';
+import { parseContentType } from '../protocol/index.js';
 import { limitConnections } from './bounds.js';
 import { awaitPreface } from './preface.js';
 import { StreamDeadlines } from './stream-deadlines.js';
@@ -78,8 +80,10 @@ function http2Side(limits: LimitsConfig, handler: RequestHandler, sweepMs: numbe
   const sessions = new Set<ServerHttp2Session>();
   const deadlines = limits.requestTimeoutMs > 0 ? new StreamDeadlines(limits.requestTimeoutMs, sweepMs) : null;
   if (deadlines !== null) {
-    server.on('stream', (stream: ServerHttp2Stream) => {
-      if (!stream.endAfterHeaders) deadlines.watch(stream);
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      // A native gRPC request is a stream that may rightly last as long as the call (client
+      // streaming, bidi): its bounds are the call's deadline and --max-call-duration.
+      if (!stream.endAfterHeaders && parseContentType(headers['content-type'])?.mode !== 'native') deadlines.watch(stream);
     });
   }
   server.on('session', (session: ServerHttp2Session) => {

@@ -70,9 +70,10 @@ export class NativeExchange implements CallListener {
       return;
     }
     res.on('close', this.onResponseClose);
-    // The Pod gets the call at the first request bytes, or at the end of this event-loop turn if
-    // none came with the headers (a bidi server may speak first) — not at the headers themselves:
-    // a stream the client resets in the same packet (rapid reset) then never reaches a Pod.
+    // The Pod gets the call at the first request message (or the request's end), or at the end of
+    // this event-loop turn if none came with the headers (a bidi server may speak first) — not at
+    // the headers themselves: a stream the client resets or spoils in the same packet (rapid
+    // reset, a malformed frame) then never reaches a Pod.
     setImmediate(this.startUpstream);
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
@@ -89,7 +90,6 @@ export class NativeExchange implements CallListener {
   // ---- request side -------------------------------------------------------------------
   private readonly onRequestData = (chunk: Buffer): void => {
     if (this.finished) return;
-    this.startUpstream();
     this.bytesIn += chunk.length;
     if (!this.share.reserve(chunk.length)) {
       this.refuse(Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
@@ -110,18 +110,20 @@ export class NativeExchange implements CallListener {
       this.queue.push(frame.data);
       this.queuedBytes += frame.data.length;
     }
+    // Only a well-formed message starts the call: a refused request never reaches a Pod.
+    if (frames.length > 0) this.startUpstream();
     this.pump();
   };
 
   private readonly onRequestEnd = (): void => {
     if (this.finished) return;
-    this.startUpstream();
     try {
       this.frames.end();
     } catch (error) {
       this.rejectFrame(error);
       return;
     }
+    this.startUpstream();
     this.requestEnded = true;
     this.pump();
   };

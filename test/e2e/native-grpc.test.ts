@@ -136,6 +136,24 @@ describe('native gRPC through the gateway', () => {
     expect(pod.calls.length - before).toBe(20);
   });
 
+  it('--request-timeout does not cut a native stream: a bidi call outlives it, messages flowing both ways', async () => {
+    const gw = await gatewayOver(pod.address, ['--request-timeout', '1s', '--headers-timeout', '1s']);
+    const client = nativeClient(hostPort(gw));
+    cleanups.push(() => client.close());
+    const chat = client.Chat();
+    const echoed: string[] = [];
+    chat.on('data', (m: Buffer) => echoed.push(m.toString()));
+    const status = new Promise<grpc.StatusObject>((r) => chat.on('status', r));
+    const started = Date.now();
+    for (let i = 0; Date.now() - started < 2_500; i++) {
+      chat.write(Buffer.from(`m${i}`));
+      expect(await until(() => echoed.length === i + 1, 5_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    chat.end();
+    expect((await status).code).toBe(grpc.status.OK);
+  });
+
   it('graceful shutdown: an open bidi stream keeps working through the drain, then ends with a status, not a hang', async () => {
     const gw = await gatewayOver(pod.address, ['--shutdown-delay', '0', '--drain-timeout', '1s']);
     const client = nativeClient(hostPort(gw));

@@ -36,11 +36,11 @@ afterEach(async () => {
 });
 
 /** Node's http2 (h2c) in front of admit() and NativeExchange, over `pool`. */
-async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20): Promise<FrontEnd> {
+async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20, maxConcurrentCalls = 100): Promise<FrontEnd> {
   const log = pino({ level: 'silent' });
   const records: CallRecord[] = [];
   const refusals: RefusalReason[] = [];
-  const bounds = new CallBounds({ maxConcurrentCalls: 100, maxBufferedRequestBytes }, log);
+  const bounds = new CallBounds({ maxConcurrentCalls, maxBufferedRequestBytes }, log);
   const settings: ExchangeSettings = {
     maxRequestBytes: Infinity,
     maxMessageBytes: MAX_MESSAGE,
@@ -86,14 +86,14 @@ async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20): Prom
   return { address: `127.0.0.1:${port}`, records, refusals, bounds };
 }
 
-async function setup(o: { pod?: StreamPod; maxBufferedRequestBytes?: number } = {}) {
+async function setup(o: { pod?: StreamPod; maxBufferedRequestBytes?: number; maxConcurrentCalls?: number } = {}) {
   const pod = o.pod ?? (await startStreamPod('127.0.0.2'));
   cleanups.push(() => pod.forceClose());
   const { pool, resolver } = makePool();
   const [host, port] = pod.address.split(':');
   resolver.set([{ host: host!, port: Number(port) }]);
   await until(() => pool.isReady());
-  const front = await frontEnd(pool, o.maxBufferedRequestBytes);
+  const front = await frontEnd(pool, o.maxBufferedRequestBytes, o.maxConcurrentCalls);
   const client = nativeClient(front.address);
   cleanups.push(() => client.close());
   return { pod, pool, front, client };
@@ -314,7 +314,7 @@ describe('native gRPC exchange', () => {
   });
 
   it('a malformed or compressed request frame is refused cleanly: trailers-only, the connection serves on', async () => {
-    const { front, client } = await setup();
+    const { front, client, pod } = await setup();
     const malformed = await rawRequest(front.address, '/test.Stream/Unary', frame(0x02, Buffer.from('x')));
     expect(malformed.headers).toMatchObject({ ':status': 200, 'grpc-status': String(grpc.status.INTERNAL) });
     expect(decodeURIComponent(String(malformed.headers['grpc-message']))).toContain('unexpected frame flags 0x02');
@@ -323,9 +323,27 @@ describe('native gRPC exchange', () => {
     const cut = await rawRequest(front.address, '/test.Stream/Unary', frame(0, Buffer.from('hello')).subarray(0, 7));
     expect(cut.headers).toMatchObject({ 'grpc-status': String(grpc.status.INTERNAL) });
     expect(front.refusals).toEqual(['malformed_request', 'compressed', 'malformed_request']);
+    // Refused on the packet that brought them: none reached the Pod.
+    expect(pod.calls).toHaveLength(0);
     expect(front.bounds.callsInFlight).toBe(0);
     expect(front.bounds.bufferedBytes).toBe(0);
     expect((await unary(client, 'still here')).answer!.toString()).toBe('still here');
+  });
+
+  it('--max-concurrent-calls reached: RESOURCE_EXHAUSTED trailers-only, the slot comes back when the stream ends', async () => {
+    const { client, front } = await setup({ maxConcurrentCalls: 1 });
+    const chat = client.Chat();
+    const echoed: Buffer[] = [];
+    chat.on('data', (m: Buffer) => echoed.push(m));
+    chat.write(Buffer.from('holding the one slot'));
+    await until(() => echoed.length === 1);
+    const refused = await unary(client, 'x');
+    expect(refused.error).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'the gateway has too many calls in flight; retry later' });
+    expect(front.refusals).toEqual(['max_concurrent_calls']);
+    chat.end();
+    await new Promise((r) => chat.on('status', r));
+    await until(() => front.bounds.callsInFlight === 0);
+    expect((await unary(client, 'now')).answer!.toString()).toBe('now');
   });
 
   it('no route: UNIMPLEMENTED trailers-only, as a gRPC server answers an unknown method', async () => {
