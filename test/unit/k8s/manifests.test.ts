@@ -77,13 +77,8 @@ function gatewayView(dir: string, objs: K8sObject[], workload: K8sObject, contai
     if (text === undefined) throw new Error(`${where}: --config ${configPath} is not a mounted ConfigMap key`);
     fromYaml = Object.keys((parseYaml(text) as Record<string, unknown> | null) ?? {});
   }
-  // A mounted Secret (a TLS pair for --tls-cert/--tls-key) is made outside the manifests: every file
-  // under its mount exists for the loader; its content is checked when the gateway starts.
-  const secretMounts = (container.volumeMounts ?? [])
-    .filter((m: any) => (pod.volumes ?? []).find((v: any) => v.name === m.name)?.secret)
-    .map((m: any) => `${String(m.mountPath).replace(/\/$/, '')}/`);
   const result = loadConfig(args, env, (p) => {
-    const text = files.get(p) ?? (secretMounts.some((dir: string) => p.startsWith(dir)) ? 'a key of a mounted Secret' : undefined);
+    const text = files.get(p);
     if (text === undefined) throw new Error(`no such file in the Pod: ${p}`);
     return text;
   });
