@@ -86,6 +86,14 @@ describe.each(NODE_CLIENTS)('%s over h2c', (kind) => {
     expect(r.arrivals[2]! - r.arrivals[0]!).toBeGreaterThan(300);
   });
 
+  it('grpc-timeout becomes the upstream deadline (the Pod reports what it was given)', async () => {
+    const r = await client().unary({ message: 't' }, { timeoutMs: 5_000 });
+    expect(r.ok).toBe(true);
+    const left = Number(r.headers['x-deadline-ms']);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(5_000);
+  });
+
   it('a refused upload ends its own stream, not the connection: the next call shares it', async () => {
     const before = h2c.session(gw.httpUrl);
     const big = await client().unary({ payload: new Uint8Array(100 * 1024) });
