@@ -50,12 +50,11 @@
 // after the previous round started. refresh() asks for an early round under the same rate limit.
 // All timers and in-flight sockets are unref'd: the resolver never keeps the process alive.
 // stop() clears the timer and aborts in-flight queries.
-import net from 'node:net';
 import type { DnsFamily, HostPort } from '../../config/types.js';
 import type { ResolvedAddress, Resolver, ResolverListener, ResolverStats } from '../types.js';
-import { queryDns, DnsError, type DnsAnswer, type DnsRecord, type DnsRecordType } from './dns-client.js';
-import { readResolvConf } from './resolv-conf.js';
-import { candidateNames } from './search-names.js';
+import { sortAddresses } from './address-order.js';
+import type { DnsRecordType } from './dns-client.js';
+import { lookupRound, type FamilyOutcome, type RoundQuery, type RoundResult } from './dns-lookup.js';
 
 export interface DnsResolverLogger {
   warn(obj: object, msg: string): void;
@@ -80,23 +79,6 @@ export interface DnsResolverOptions {
   logger?: DnsResolverLogger;
 }
 
-/** What one family's lookup came to, for the name that won the round. */
-type FamilyOutcome = { kind: 'records'; records: DnsRecord[] } | { kind: 'empty' } | { kind: 'failed'; error: string };
-
-/** One family's walk over the candidate names. */
-interface FamilyLookup {
-  /** Index of the first candidate name with a record of this family; -1: none had one. */
-  found: number;
-  records: DnsRecord[];
-  /** Per candidate name asked: why no server answered it, or undefined when one did. */
-  failures: Array<string | undefined>;
-}
-
-type RoundResult =
-  /** At least one family answered; outcomes in the order of DnsResolver.families. */
-  | { kind: 'answered'; name: string | undefined; outcomes: FamilyOutcome[] }
-  | { kind: 'failed'; error: Error };
-
 interface FamilyState {
   readonly type: DnsRecordType;
   /** Addresses of the family's last believed answer; undefined until it first answered. */
@@ -107,46 +89,10 @@ interface FamilyState {
   failing: 'warn' | 'debug' | 'unlogged' | undefined;
 }
 
-/** A server-level problem: try the next server. `reachable`: it answered, with an error rcode. */
-class ServerFailure extends Error {
-  constructor(message: string, readonly server: HostPort, readonly reachable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ServerFailure';
-  }
-}
-
 const FAMILY_TYPES: Record<DnsFamily, readonly DnsRecordType[]> = { any: ['A', 'AAAA'], ipv4: ['A'], ipv6: ['AAAA'] };
 const OTHER_FAMILY_FLAG: Record<DnsRecordType, DnsFamily> = { A: 'ipv6', AAAA: 'ipv4' };
 
 const BACKOFF_BASE_MS = 1000;
-
-/** Sort key: family first (IPv4 before IPv6), then numerically by address bytes. */
-function addressKey(host: string): string {
-  if (net.isIPv4(host)) return '4' + host.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
-  if (net.isIPv6(host)) {
-    let text = host.split('%')[0]!;
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-      const o = v4[1]!.split('.').map(Number);
-      text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
-    }
-    const [head, tail] = text.split('::') as [string, string | undefined];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-    return '6' + groups.map((g) => g.padStart(4, '0').toLowerCase()).join('');
-  }
-  return '9' + host;
-}
-
-export function sortAddresses(addresses: ResolvedAddress[]): ResolvedAddress[] {
-  const seen = new Map<string, ResolvedAddress>();
-  for (const a of addresses) {
-    const k = `${addressKey(a.host)}|${a.port}`;
-    if (!seen.has(k)) seen.set(k, { host: a.host, port: a.port });
-  }
-  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-}
 
 function setKey(addresses: ResolvedAddress[]): string {
   return addresses.map((a) => `${a.host}|${a.port}`).join(',');
@@ -164,6 +110,7 @@ export class DnsResolver implements Resolver {
   private lastRoundStart = -Infinity;
   private current: ResolvedAddress[] | undefined;
   private readonly families: FamilyState[];
+  private readonly query: RoundQuery;
   private consecutiveFailures = 0;
   private readonly counters: ResolverStats & { familyFailures: Partial<Record<DnsRecordType, number>> };
 
@@ -182,6 +129,13 @@ export class DnsResolver implements Resolver {
     const types = FAMILY_TYPES[this.opts.family];
     if (!types) throw new Error(`DnsResolver: bad family ${String(opts.family)}`);
     this.families = types.map((type) => ({ type, last: undefined, pendingEmpty: 0, failing: undefined }));
+    this.query = {
+      name: this.opts.name,
+      servers: this.opts.servers,
+      resolvConfPath: this.opts.resolvConfPath,
+      queryTimeoutMs: this.opts.queryTimeoutMs,
+      types,
+    };
     this.counters = { lookups: 0, failures: 0, lastSuccess: 0, familyFailures: Object.fromEntries(types.map((t) => [t, 0])) };
   }
 
@@ -256,7 +210,7 @@ export class DnsResolver implements Resolver {
     this.counters.lookups++;
     let result: RoundResult;
     try {
-      result = await this.resolveOnce(ac.signal);
+      result = await lookupRound(this.query, ac.signal);
     } catch (err) {
       result = { kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
     }
@@ -376,80 +330,6 @@ export class DnsResolver implements Resolver {
     return 'unconfirmed';
   }
 
-  private async resolveOnce(signal: AbortSignal): Promise<RoundResult> {
-    const conf = await readResolvConf(this.opts.resolvConfPath);
-    const servers = this.opts.servers.length > 0 ? this.opts.servers : conf.nameservers;
-    const names = candidateNames(this.opts.name, conf.search, conf.ndots);
-    if (names.length === 0) return { kind: 'failed', error: new Error(`no name to resolve for "${this.opts.name}"`) };
-    const lookups = await Promise.all(this.families.map((f) => this.lookupFamily(f.type, servers, names, signal)));
-    if (signal.aborted) return { kind: 'failed', error: new DnsError('EABORTED', 'resolver stopped') };
-    let best = -1;
-    for (const l of lookups) if (l.found >= 0 && (best < 0 || l.found < best)) best = l.found;
-    const outcomes = lookups.map((l) => outcomeFor(l, best));
-    if (outcomes.every((o) => o.kind === 'failed')) {
-      const why = outcomes.map((o, i) => `${this.families[i]!.type}: ${(o as { error: string }).error}`).join('; ');
-      return { kind: 'failed', error: new Error(`DNS lookup of ${this.opts.name} failed for every address family: ${why}`) };
-    }
-    return { kind: 'answered', name: best >= 0 ? names[best] : undefined, outcomes };
-  }
 
-  /** One family: the candidate names in order, each on the servers in order, until one has a record. */
-  private async lookupFamily(type: DnsRecordType, servers: HostPort[], names: string[], signal: AbortSignal): Promise<FamilyLookup> {
-    const unreachable = new Set<HostPort>();
-    const failures: Array<string | undefined> = [];
-    for (let i = 0; i < names.length && !signal.aborted; i++) {
-      const name = names[i]!;
-      const errors: string[] = [];
-      let answer: DnsAnswer | undefined;
-      for (const server of servers) {
-        if (unreachable.has(server)) continue;
-        if (signal.aborted) break;
-        try {
-          answer = await this.ask(server, name, type, signal);
-          break;
-        } catch (err) {
-          errors.push((err as Error).message);
-          if (err instanceof ServerFailure && !err.reachable) unreachable.add(server);
-        }
-      }
-      if (answer === undefined) {
-        failures.push(errors.length > 0 ? errors.join('; ') : `${type} ${name}: no DNS server left to ask (unreachable this round)`);
-        continue;
-      }
-      failures.push(undefined);
-      if (answer.records.length > 0) return { found: i, records: answer.records, failures };
-    }
-    return { found: -1, records: [], failures };
-  }
-
-  /** One question; anything but NOERROR/NXDOMAIN is a server failure. */
-  private async ask(server: HostPort, name: string, type: DnsRecordType, signal: AbortSignal): Promise<DnsAnswer> {
-    let answer: DnsAnswer;
-    try {
-      answer = await queryDns(server, name, type, { timeoutMs: this.opts.queryTimeoutMs, signal, unref: true });
-    } catch (err) {
-      throw new ServerFailure((err as Error).message, server, false, { cause: err });
-    }
-    if (answer.rcode !== 'NOERROR' && answer.rcode !== 'NXDOMAIN') {
-      throw new ServerFailure(`${answer.rcode} for ${type} ${name} from ${server.host}:${server.port}`, server, true);
-    }
-    if (answer.truncated) {
-      throw new ServerFailure(`truncated answer for ${type} ${name} from ${server.host}:${server.port}`, server, true);
-    }
-    return answer;
-  }
 }
 
-/**
- * A family's outcome for the winning name (index `best`), or, when no name had any record
- * (best = -1), over all names: empty only if every name was answered.
- */
-function outcomeFor(l: FamilyLookup, best: number): FamilyOutcome {
-  if (best >= 0) {
-    if (l.found === best) return { kind: 'records', records: l.records };
-    const error = l.failures[best];
-    return error === undefined ? { kind: 'empty' } : { kind: 'failed', error };
-  }
-  const errors = l.failures.filter((e): e is string => e !== undefined);
-  return errors.length > 0 ? { kind: 'failed', error: errors.join('; ') } : { kind: 'empty' };
-}

@@ -11,7 +11,8 @@ export {
   type DnsErrorCode,
   type QueryOptions,
 } from './dns-client.js';
-export { DnsResolver, sortAddresses, type DnsResolverOptions, type DnsResolverLogger } from './dns-resolver.js';
+export { sortAddresses } from './address-order.js';
+export { DnsResolver, type DnsResolverOptions, type DnsResolverLogger } from './dns-resolver.js';
 export { StaticResolver } from './static-resolver.js';
 export {
   K8sResolver,
