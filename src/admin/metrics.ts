@@ -82,7 +82,7 @@ export class GatewayMetrics implements CallObserver {
   private total = 0;
   private errors = 0;
 
-  constructor(private readonly options: GatewayMetricsOptions) {
+  constructor(options: GatewayMetricsOptions) {
     const registers = [this.registry];
     const self = this;
 

@@ -2,7 +2,7 @@
 // environment (GWG_*), and the YAML file. Parsing the texts and precedence are ./load.ts's job.
 import { parseDocument } from 'yaml';
 import { ConfigError, fail, oneLine } from './errors.js';
-import { envName, S, SETTINGS, settingByName, type Setting } from './settings.js';
+import { envName, SETTINGS, settingByName, type Setting } from './settings.js';
 
 /** Levenshtein distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {

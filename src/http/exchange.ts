@@ -15,16 +15,14 @@ import {
   encodeTrailerFrame,
   exposeHeadersValue,
   frameHeader,
-  isForwardableResponseHeader,
-  mergeVary,
-  type WebContentType,
 } from '../protocol/index.js';
-import type { CallListener, Upstream, UpstreamCall } from '../upstream/types.js';
+import type { CallListener, UpstreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
 import { recordCall } from './call-record.js';
 import { CallShare } from './call-share.js';
 import { loggablePath, refuseExchange } from './refusal.js';
+import { headersFromMetadata } from './response-headers.js';
 import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
@@ -59,32 +57,6 @@ const COPY_LIMIT = 16 * 1024;
  * is also the most a stream holds here beyond what res.write reports (backpressure).
  */
 const BATCH_BYTES = 16 * 1024;
-
-/**
- * A Pod's metadata → response headers. The headers the gateway owns stay the gateway's: the
- * protocol's rules (framing, status, access-control-*) and, whatever their name, the headers
- * already decided for this response (`base`: @fastify/cors's answer). A Pod's Vary is added to
- * the gateway's, never put in its place.
- */
-export function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeaders, base: OutgoingHttpHeaders, names: string[] | null): void {
-  const map = metadata.toHttp2Headers();
-  for (const name in map) {
-    const value = map[name];
-    if (value === undefined) continue;
-    if (!isForwardableResponseHeader(name)) {
-      if (name === 'vary') into.vary = mergeVary(headerText(into.vary), headerText(value)!);
-      continue;
-    }
-    if (base[name] !== undefined) continue;
-    into[name] = value;
-    names?.push(name);
-  }
-}
-
-function headerText(value: OutgoingHttpHeaders[string]): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  return typeof value === 'number' ? String(value) : value.join(', ');
-}
 
 /**
  * One gRPC-Web call: reads and decodes the request body, starts the upstream call, and

@@ -19,7 +19,8 @@ import {
 import type { CallListener, UpstreamStreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import { recordCall } from './call-record.js';
-import { headersFromMetadata, type ExchangeSettings } from './exchange.js';
+import type { ExchangeSettings } from './exchange.js';
+import { headersFromMetadata } from './response-headers.js';
 import { CallShare } from './call-share.js';
 import { refuseExchange } from './refusal.js';
 import type { RawResponse, RefusalReason } from './types.js';
