@@ -564,7 +564,9 @@ async function run(o: Options): Promise<number> {
           ? 'the first Pod'
           : first !== undefined
             ? `first call ${((first - p.joinedAt!) / 1000).toFixed(1).padStart(4)} s after joining ${found.where}`
-            : 'no calls';
+            : clientStoppedAt - p.joinedAt! <= 1000
+              ? `no calls yet (joined ${((clientStoppedAt - p.joinedAt!) / 1000).toFixed(1)} s before the end)`
+              : 'no calls';
       out(`    ${p.address.padEnd(18)} ${num(stats.perPod.get(p.address) ?? 0).padStart(9)} calls   ${after}`);
     }
     out(`  dashboard was  ${gateway.adminUrl}/   browser app was ${appUrl ?? '-'}`);

@@ -172,7 +172,8 @@ describe.each(HEADLESS_SERVICES)('balancing over a headless Service served by $n
 
       // Phase 2: the next 1000 calls.
       const tAll = now();
-      expect(await load.until(() => load.finished(tAll).length >= 1_000, 25_000), 'phase 2: 1000 calls').toBe(true);
+      // One keep-alive connection, calls one after another: on a loaded machine 1000 of them take long.
+      expect(await load.until(() => load.finished(tAll).length >= 1_000, 45_000), 'phase 2: 1000 calls').toBe(true);
       const next = load.finished(tAll).slice(0, 1_000);
       const report = await load.stop();
       expectNoFailures(report);
@@ -194,7 +195,7 @@ describe.each(HEADLESS_SERVICES)('balancing over a headless Service served by $n
       expect(conn.connectionsOpened()).toBe(1);
       expect(conn.connected()).toBe(1);
     },
-    60_000,
+    90_000,
   );
 
   it(

@@ -153,7 +153,11 @@ describe('npm run demo', () => {
       const perPod = out.slice(out.indexOf('per Pod (whole run):')).split('\n').slice(1);
       const podLines = perPod.filter((l) => /^ {4}127\./.test(l));
       expect(podLines).toHaveLength(5 + rolled); // 1 + 4 from the scale-out + the replacements
-      for (const line of podLines) expect(Number(match(line, /\s([\d,]+) calls/).replace(/,/g, ''))).toBeGreaterThan(0);
+      for (const line of podLines) {
+        // Only a replacement that joined in the run's last second may not have had its turn yet.
+        if (/no calls yet \(joined [01]\.\d s before the end\)/.test(line)) continue;
+        expect(Number(match(line, /\s([\d,]+) calls/).replace(/,/g, '')), line).toBeGreaterThan(0);
+      }
       // Every table row (the gateway's own count) shows 0 failures.
       for (const row of out.split('\n').filter((l) => /^ {2}127\.\S+\s+[\d,]+\s+[\d.]+%/.test(l))) {
         expect(row.trim().split(/\s+/).pop()).toBe('0');
