@@ -139,7 +139,12 @@ describe('k8s:/// discovery against the API-server stand-in (real Pods, real gRP
       // Calls of 200 ms: some are on the leaving Pod when it is marked terminating.
       const l = load(gw, { workers: 8, maxCalls: 40_000, maxMs: 45_000, delayMs: 200 });
       expect(await l.until(() => Object.keys(l.perPod()).length === 4, 15_000), 'every Pod had calls').toBe(true);
-      await l.until(() => l.records.some((r) => Number.isNaN(r.end) && r.start < now() - 50), 5_000);
+      // The update must find calls on the leaving Pod: wait until the gateway counts one there.
+      const deadline = Date.now() + 10_000;
+      while ((await gw.upstream()).endpoints.find((e) => e.address === leaving.address)?.inFlight === 0) {
+        if (Date.now() > deadline) throw new Error('no call in flight on the leaving Pod within 10 s');
+        await sleep(20);
+      }
 
       const t = now();
       putSlice(svc, 'a', [terminating(ipOf(leaving)), ...staying.map((p) => ready(ipOf(p)))]);
