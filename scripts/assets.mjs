@@ -5,6 +5,7 @@
 // so that the tests load the same page that dist/ serves. Type declarations: src/types/assets.d.ts.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const TEXT = /\.(html|css)$/;
 const SCRIPT = /\?script$/;
@@ -37,7 +38,7 @@ export const esbuildAssets = {
   name: 'gwg-assets',
   setup(b) {
     b.onResolve({ filter: SCRIPT }, (args) => ({
-      path: new URL(args.path, `file://${args.resolveDir}/`).pathname + '?script',
+      path: fileURLToPath(new URL(args.path, pathToFileURL(`${args.resolveDir}/`))) + '?script',
       namespace: 'gwg-script',
     }));
     b.onLoad({ filter: /.*/, namespace: 'gwg-script' }, async (args) => ({
@@ -60,8 +61,8 @@ export const viteAssets = {
   enforce: 'pre',
   resolveId(source, importer) {
     if (!importer || !(SCRIPT.test(source) || TEXT.test(source))) return null;
-    const url = new URL(source, `file://${importer}`);
-    return VIRTUAL + url.pathname + url.search + SUFFIX;
+    const url = new URL(source, pathToFileURL(importer));
+    return VIRTUAL + fileURLToPath(url) + url.search + SUFFIX;
   },
   async load(id) {
     if (!id.startsWith(VIRTUAL)) return null;
