@@ -13,7 +13,6 @@ import {
   encodeGrpcMessage,
   encodeMessageFrames,
   encodeTrailerFrame,
-  exposeHeadersValue,
   frameHeader,
 } from '../protocol/index.js';
 import type { CallListener, UpstreamCall } from '../upstream/types.js';
@@ -22,7 +21,7 @@ import type { CallBounds } from './bounds.js';
 import { recordCall } from './call-record.js';
 import { CallShare } from './call-share.js';
 import { loggablePath, refuseExchange } from './refusal.js';
-import { headersFromMetadata } from './response-headers.js';
+import { responseHeaderBlock } from './response-headers.js';
 import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
@@ -302,20 +301,9 @@ export class Exchange implements CallListener {
     this.x.res.writeHead(200, this.responseHeaderBlock(null));
   }
 
-  /**
-   * The response's HTTP headers: the ones already decided (CORS), the content type, and the Pod's
-   * initial metadata, plus its trailing metadata in a trailers-only answer. Cross-origin, every
-   * metadata name is exposed to scripts; so are grpc-status/grpc-message always, which clients
-   * also look for here in trailers-only answers (exposeHeadersValue).
-   */
   private responseHeaderBlock(trailing: Metadata | null): OutgoingHttpHeaders {
     const x = this.x;
-    const headers: OutgoingHttpHeaders = { ...x.baseHeaders, 'content-type': x.contentType.response };
-    const names: string[] | null = x.crossOrigin ? [] : null;
-    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, x.baseHeaders, names);
-    if (trailing) headersFromMetadata(trailing, headers, x.baseHeaders, names);
-    if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(x.settings.exposeExtra));
-    return headers;
+    return responseHeaderBlock(x.baseHeaders, x.contentType.response, this.responseHeaders, trailing, x.crossOrigin ? x.settings.exposeExtra : null);
   }
 
   // ---- client gone ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import type { CallListener, UpstreamStreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import { recordCall } from './call-record.js';
 import type { ExchangeSettings } from './exchange.js';
-import { headersFromMetadata } from './response-headers.js';
+import { responseHeaderBlock } from './response-headers.js';
 import { CallShare } from './call-share.js';
 import { refuseExchange } from './refusal.js';
 import type { RawResponse, RefusalReason } from './types.js';
@@ -224,8 +224,7 @@ export class NativeExchange implements CallListener {
     } else if (!res.headersSent) {
       // Trailers-only: one HEADERS frame that ends the stream (Node's compatibility response
       // would send the headers and an empty trailer block apart, which clients read as no status).
-      const headers = this.headerBlock();
-      headersFromMetadata(status.metadata, headers, this.x.baseHeaders, null);
+      const headers = this.headerBlock(status.metadata);
       res.stream.respond({ ...headers, ...fields, ':status': 200 }, { endStream: true });
     } else {
       for (const name in trailing) {
@@ -237,11 +236,9 @@ export class NativeExchange implements CallListener {
     this.logCall(status.code, status.details, endpoint, note);
   }
 
-  /** The response headers: CORS ones already decided, the content type, the Pod's metadata. */
-  private headerBlock(): OutgoingHttpHeaders {
-    const headers: OutgoingHttpHeaders = { ...this.x.baseHeaders, 'content-type': this.x.contentType.response };
-    if (this.responseHeaders) headersFromMetadata(this.responseHeaders, headers, this.x.baseHeaders, null);
-    return headers;
+  /** The response headers (trailing metadata too in a trailers-only answer); no CORS exposure: no browser reads these. */
+  private headerBlock(trailing: Metadata | null = null): OutgoingHttpHeaders {
+    return responseHeaderBlock(this.x.baseHeaders, this.x.contentType.response, this.responseHeaders, trailing, null);
   }
 
   // ---- client gone ------------------------------------------------------------------------

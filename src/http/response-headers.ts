@@ -2,7 +2,7 @@
 // Pod may set, and what stays the gateway's.
 import type { Metadata } from '@grpc/grpc-js';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { isForwardableResponseHeader, mergeVary } from '../protocol/index.js';
+import { exposeHeadersValue, isForwardableResponseHeader, mergeVary } from '../protocol/index.js';
 
 /**
  * A Pod's metadata → response headers. The headers the gateway owns stay the gateway's: the
@@ -28,4 +28,26 @@ export function headersFromMetadata(metadata: Metadata, into: OutgoingHttpHeader
 function headerText(value: OutgoingHttpHeaders[string]): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
   return typeof value === 'number' ? String(value) : value.join(', ');
+}
+
+/**
+ * A response's HTTP headers: the ones already decided (`base`: CORS), the content type, the Pod's
+ * initial metadata, and its trailing metadata in a trailers-only answer. With `expose` (a
+ * cross-origin gRPC-Web call: the --cors-expose-header extras), every metadata name is exposed to
+ * scripts, and grpc-status/grpc-message always are, which clients also look for here in
+ * trailers-only answers (exposeHeadersValue).
+ */
+export function responseHeaderBlock(
+  base: OutgoingHttpHeaders,
+  contentType: string,
+  leading: Metadata | null,
+  trailing: Metadata | null,
+  expose: readonly string[] | null,
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ...base, 'content-type': contentType };
+  const names: string[] | null = expose ? [] : null;
+  if (leading) headersFromMetadata(leading, headers, base, names);
+  if (trailing) headersFromMetadata(trailing, headers, base, names);
+  if (names) headers['access-control-expose-headers'] = exposeHeadersValue(names.concat(expose!));
+  return headers;
 }

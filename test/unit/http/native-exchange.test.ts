@@ -211,7 +211,8 @@ describe('native gRPC exchange', () => {
     expect(raw.body.length).toBe(0);
   });
 
-  it('deadline: grpc-timeout becomes the upstream deadline; the client reads DEADLINE_EXCEEDED', async () => {
+  /** A Pod that holds every call (and records the RST codes it gets), behind the front end. */
+  async function throughHoldingPod() {
     const holding = await startHoldingPod('127.0.0.5');
     cleanups.push(() => holding.close());
     const { pool, resolver } = makePool();
@@ -220,6 +221,11 @@ describe('native gRPC exchange', () => {
     const front = await frontEnd(pool);
     const client = nativeClient(front.address);
     cleanups.push(() => client.close());
+    return { holding, client, front };
+  }
+
+  it('deadline: grpc-timeout becomes the upstream deadline; the client reads DEADLINE_EXCEEDED', async () => {
+    const { holding, client } = await throughHoldingPod();
     const call = client.Chat(new grpc.Metadata(), { deadline: Date.now() + 400 });
     call.on('error', () => {});
     call.write(Buffer.from('hi'));
@@ -231,14 +237,7 @@ describe('native gRPC exchange', () => {
   });
 
   it('RST_STREAM from the client cancels the call upstream at once', async () => {
-    const holding = await startHoldingPod('127.0.0.5');
-    cleanups.push(() => holding.close());
-    const { pool, resolver } = makePool();
-    resolver.set([{ host: '127.0.0.5', port: Number(holding.address.split(':')[1]) }]);
-    await until(() => pool.isReady());
-    const front = await frontEnd(pool);
-    const client = nativeClient(front.address);
-    cleanups.push(() => client.close());
+    const { holding, client, front } = await throughHoldingPod();
     const call = client.Chat();
     call.on('error', () => {});
     const got: Buffer[] = [];
