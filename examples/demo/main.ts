@@ -469,32 +469,42 @@ async function run(o: Options): Promise<number> {
         if (stop.aborted) return;
         const old = inDns();
         const stopping: Promise<void>[] = [];
-        for (const [i, victim] of old.entries()) {
-          if (stop.aborted) return;
-          phase = `rolling update${round > 1 ? ` #${round}` : ''} ${i + 1}/${old.length}`;
-          const fresh = await startPod(); // "Ready" once it listens
-          if (stop.aborted) return;
-          fresh.joinedAt = Date.now();
-          await publish();
-          rolled.push({ pod: fresh });
-          event(`${found.where}: + ${fresh.address} (replaces ${victim.address})`);
-          announce([fresh]);
-          await sleep(1000, stop);
-          if (stop.aborted) return;
-          victim.leftAt = Date.now();
-          victim.state = 'draining';
-          await publish();
-          event(`${found.where}: - ${victim.address}${o.discovery === 'k8s' ? ' (terminating)' : ''}; SIGTERM in 2 s`);
-          // Like a Pod's preStop grace: the gateway re-resolves every 1 s, then it stops gracefully.
-          stopping.push(
-            sleep(2000, stop).then(async () => {
-              await victim.stop();
-              await publish(); // an EndpointSlice drops the endpoint once the Pod is gone
-              event(`Pod ${victim.address} stopped (pid ${victim.pid})`);
-            }),
-          );
+        try {
+          for (const [i, victim] of old.entries()) {
+            if (stop.aborted) return;
+            phase = `rolling update${round > 1 ? ` #${round}` : ''} ${i + 1}/${old.length}`;
+            const fresh = await startPod(); // "Ready" once it listens
+            if (stop.aborted) return;
+            fresh.joinedAt = Date.now();
+            await publish();
+            rolled.push({ pod: fresh });
+            event(`${found.where}: + ${fresh.address} (replaces ${victim.address})`);
+            announce([fresh]);
+            await sleep(1000, stop);
+            if (stop.aborted) return;
+            victim.leftAt = Date.now();
+            victim.state = 'draining';
+            await publish();
+            event(`${found.where}: - ${victim.address}${o.discovery === 'k8s' ? ' (terminating)' : ''}; SIGTERM in 2 s`);
+            // Like a Pod's preStop grace: the gateway re-resolves every 1 s, then it stops gracefully.
+            stopping.push(
+              sleep(2000, stop).then(async () => {
+                await victim.stop();
+                // Once the demo is ending, the DNS server (or API stand-in) is being stopped too:
+                // publishing then would fail for a reason that is not a problem.
+                if (stop.aborted) return;
+                await publish(); // an EndpointSlice drops the endpoint once the Pod is gone
+                event(`Pod ${victim.address} stopped (pid ${victim.pid})`);
+              }),
+            );
+          }
+        } finally {
+          // Even when the demo ends mid-roll, every pending stop settles before the scenario does,
+          // so nothing runs (or rejects unheard) while the end stops the other children.
+          const settled = await Promise.allSettled(stopping);
+          const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed && !stop.aborted) throw failed.reason;
         }
-        await Promise.all(stopping);
         phase = `rolled${round > 1 ? ` ${round} times` : ''}`;
         if (!o.forever) return;
         rollAt = elapsed() * 1000 + 30_000;
