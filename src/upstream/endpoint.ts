@@ -202,7 +202,7 @@ export class Endpoint {
 
   private refreshState(): void {
     if (this.closed) return;
-    if (this.connections[0]!.generation !== this.settings.tls.generation) this.retireStale();
+    if (this.connections[0]?.generation !== this.settings.tls.generation) this.retireStale();
     const previous = this.current;
     let next: EndpointState = 'TRANSIENT_FAILURE';
     for (const c of this.connections) {
