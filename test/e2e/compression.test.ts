@@ -58,10 +58,10 @@ const frame = (flags: number, message: Buffer): Buffer => {
 };
 
 /** A native gRPC request made by hand over h2c: its answer's headers (trailers-only for a refusal). */
-async function nativeRequest(gw: Gateway, body: Buffer, headers: Record<string, string>): Promise<Headers> {
+async function nativeRequest(gw: Gateway, body: Buffer, headers: Record<string, string>, method = 'Unary'): Promise<Headers> {
   const h2 = h2cFetch();
   cleanups.push(() => h2.close());
-  const response = await h2.fetch(`${gw.httpUrl}/test.Stream/Unary`, {
+  const response = await h2.fetch(`${gw.httpUrl}/test.Stream/${method}`, {
     method: 'POST',
     headers: { 'content-type': 'application/grpc', te: 'trailers', ...headers },
     body: new Uint8Array(body),
@@ -181,6 +181,18 @@ describe('compressed request messages', () => {
     // A client that compresses still gets through on the same gateway.
     const client = compressingClient(gw, 'gzip');
     expect((await unary(client, 'still here')).answer!.toString()).toBe('still here');
+  });
+
+  it('a bomb later in a stream: the call is refused, and cancelled on the Pod, which never gets the bomb', async () => {
+    const { gw, pod } = await setup(['--max-message-size', '1MiB']);
+    const body = Buffer.concat([frame(1, gzipSync(Buffer.from('first'))), frame(1, gzipSync(Buffer.alloc(16 << 20)))]);
+    const answer = await nativeRequest(gw, body, { 'grpc-encoding': 'gzip' }, 'Collect');
+    expect(answer.get('grpc-status')).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    // The first message went on to the Pod as soon as it was inflated (usually it gets there before
+    // the cancellation does); the call never ends normally there, and the bomb never arrives.
+    expect(await until(() => pod.calls.every((c) => c.ended), 5_000)).toBe(true);
+    expect(pod.calls.length).toBeLessThanOrEqual(1);
+    for (const c of pod.calls) expect(c.messages.map((m) => m.toString())).toEqual(c.messages.length === 0 ? [] : ['first']);
   });
 
   it('native answers say what the gateway inflates (grpc-accept-encoding), so clients keep compressing', async () => {
