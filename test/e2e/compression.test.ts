@@ -100,6 +100,10 @@ describe('compressed request messages', () => {
       expect(answer.equals(Buffer.from(sent.map((m) => m.toString()).join('|')))).toBe(true);
       const collected = pod.calls.find((c) => c.method === 'Collect')!;
       expect(collected.messages.map((m) => m.length)).toEqual(sent.map((m) => m.length));
+      // Still compressed after the client read the gateway's grpc-accept-encoding on the first answer.
+      const collectLine = () => lines.find((l) => l.msg === 'call' && l.method === '/test.Stream/Collect');
+      expect(await until(() => collectLine() !== undefined, 5_000)).toBe(true);
+      expect(collectLine()!.bytesIn as number).toBeLessThan((2 << 20) / 20);
 
       const chat = client.Chat();
       const echoed: Buffer[] = [];
