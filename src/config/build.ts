@@ -182,7 +182,12 @@ function upstreamTls(r: ResolvedSettings): UpstreamTlsConfig | null {
     if (serverName !== undefined) fail(r.label(S.upstreamServerName), 'has no effect without --upstream-tls');
     return null;
   }
-  return { ca: ca?.pem ?? null, cert: cert?.pem ?? null, key: key?.pem ?? null, serverName: serverName ?? null };
+  const config: UpstreamTlsConfig = { ca: ca?.pem ?? null, cert: cert?.pem ?? null, key: key?.pem ?? null, serverName: serverName ?? null };
+  // Read again while the gateway runs (upstream/credentials.ts), as rotated certificates are.
+  if (ca !== undefined || cert !== undefined) {
+    config.files = { ...(ca && { ca: ca.path }), ...(cert && { cert: cert.path }), ...(key && { key: key.path }) };
+  }
+  return config;
 }
 
 /** The path of a file setting, once it has been read; fails naming the setting if it cannot be. */

@@ -25,7 +25,11 @@ function readBytes(path: string): Buffer {
 
 /** One or more PEM certificates (a chain, leaf first, or a CA bundle); each must parse. */
 export function readCertificates(path: string): PemFile {
-  const pem = readBytes(path);
+  return checkCertificates(path, readBytes(path));
+}
+
+/** The bytes of `path` hold PEM certificates that all parse (also for files read again later). */
+export function checkCertificates(path: string, pem: Buffer): PemFile {
   const blocks = pem.toString('latin1').match(CERT_BLOCK) ?? [];
   if (blocks.length === 0) throw new Error(`'${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   blocks.forEach((block, i) => {
@@ -40,7 +44,11 @@ export function readCertificates(path: string): PemFile {
 
 /** An unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1). */
 export function readPrivateKey(path: string): PemFile {
-  const pem = readBytes(path);
+  return checkPrivateKey(path, readBytes(path));
+}
+
+/** The bytes of `path` hold an unencrypted PEM private key. */
+export function checkPrivateKey(path: string, pem: Buffer): PemFile {
   const text = pem.toString('latin1');
   if (text.includes('ENCRYPTED')) throw new Error(`'${path}' is an encrypted key; give an unencrypted one`);
   try {

@@ -107,7 +107,12 @@ export interface UpstreamTlsConfig {
   key: Buffer | null;
   /** SNI and the name verified in each Pod's certificate; null: the target's host name. */
   serverName: string | null;
+  /** Where ca, cert and key were read from, to read them again when they change; absent: no file given. */
+  files?: UpstreamTlsFiles;
 }
+
+/** The paths of the upstream TLS files that were given (--upstream-ca, --upstream-cert, --upstream-key). */
+export type UpstreamTlsFiles = Partial<Record<'ca' | 'cert' | 'key', string>>;
 
 /** --retry-on and friends: like a gRPC service config's retryPolicy, for idempotent methods only. */
 export interface RetryPolicyConfig {

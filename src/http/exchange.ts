@@ -14,12 +14,14 @@ import {
   encodeMessageFrames,
   encodeTrailerFrame,
   frameHeader,
+  type MessageEncoding,
 } from '../protocol/index.js';
 import type { CallListener, UpstreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import type { CallBounds } from './bounds.js';
 import { recordCall } from './call-record.js';
 import { CallShare } from './call-share.js';
+import { compressedMessageEncoding, inflateMessage, type MessageRefusal } from './message-inflate.js';
 import { loggablePath, refuseExchange } from './refusal.js';
 import { responseHeaderBlock } from './response-headers.js';
 import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
@@ -66,8 +68,9 @@ export class Exchange implements CallListener {
   private readonly started = performance.now();
   private readonly base64: Base64Decoder | null;
   private readonly frames: FrameDecoder;
-  /** The one request message, once it has arrived. */
+  /** The one request message, once it has arrived, and its encoding if it came compressed. */
   private message: Buffer | null = null;
+  private encoding: MessageEncoding | null = null;
   /** Its slot of --max-concurrent-calls and request bytes of --max-buffered-request-bytes. */
   private readonly share: CallShare;
   /** Response messages not written yet (see BATCH_BYTES), and their size once framed. */
@@ -145,16 +148,25 @@ export class Exchange implements CallListener {
       this.failRequest(200, Status.UNIMPLEMENTED, `received no request message for ${loggablePath(this.x.method)}`, 'not_one_message');
       return;
     }
-    this.upstreamCall = this.x.upstream.call(
-      {
-        method: this.x.method,
-        metadata: this.x.metadata,
-        deadline: this.x.deadline,
-        message: this.message,
-      },
-      this,
-    );
+    if (this.encoding === null) this.startCall(this.message);
+    else inflateMessage(this.encoding, this.message, this.x.settings.maxMessageBytes, this.onInflated);
   };
+
+  private readonly onInflated = (refusal: MessageRefusal | null, message: Buffer): void => {
+    if (this.finished) return;
+    if (refusal !== null) {
+      this.refuseMessage(refusal);
+    } else if (!this.share.reserve(message.length)) {
+      // The inflated message is held here until the call takes it: it counts.
+      this.failRequest(200, Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
+    } else {
+      this.startCall(message);
+    }
+  };
+
+  private startCall(message: Buffer): void {
+    this.upstreamCall = this.x.upstream.call({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline, message }, this);
+  }
 
   private readonly onRequestError = (): void => {
     // The client reset the connection mid-request: 'close' on the response follows.
@@ -165,8 +177,12 @@ export class Exchange implements CallListener {
     for (const frame of frames) {
       if (frame.flags & FLAG_TRAILER) throw new FrameError('bad-flags', 'request carries a trailer frame');
       if (frame.flags & FLAG_COMPRESSED) {
-        this.failRequest(200, Status.UNIMPLEMENTED, 'compressed request messages are not supported', 'compressed');
-        return;
+        const encoding = compressedMessageEncoding(this.x.req);
+        if (typeof encoding !== 'string') {
+          this.refuseMessage(encoding);
+          return;
+        }
+        this.encoding = encoding;
       }
       this.message = frame.data;
     }
@@ -189,6 +205,11 @@ export class Exchange implements CallListener {
       this.x.log.error({ err: error }, 'unexpected error decoding a request');
       this.failRequest(500, Status.INTERNAL, 'internal gateway error', 'internal');
     }
+  }
+
+  /** As a malformed frame is answered: a message that cannot be read is a bad request (400). */
+  private refuseMessage(refusal: MessageRefusal): void {
+    this.failRequest(refusal.code === Status.INTERNAL ? 400 : 200, refusal.code, refusal.message, refusal.reason);
   }
 
   /** Answer a request the gateway refuses (before any upstream call). */

@@ -7,14 +7,17 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { FastifyBaseLogger } from 'fastify';
 import {
+  ACCEPTED_ENCODINGS,
   FLAG_COMPRESSED,
   FRAME_HEADER_BYTES,
+  type Frame,
   FrameDecoder,
   FrameError,
   encodeGrpcMessage,
   encodeMessageFrame,
   frameHeader,
   isForwardableResponseHeader,
+  type MessageEncoding,
 } from '../protocol/index.js';
 import type { CallListener, UpstreamStreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
@@ -22,6 +25,7 @@ import { recordCall } from './call-record.js';
 import type { ExchangeSettings } from './exchange.js';
 import { responseHeaderBlock } from './response-headers.js';
 import { CallShare } from './call-share.js';
+import { compressedMessageEncoding, inflateMessage, type MessageRefusal } from './message-inflate.js';
 import { refuseExchange } from './refusal.js';
 import type { RawResponse, RefusalReason } from './types.js';
 
@@ -43,11 +47,14 @@ export class NativeExchange implements CallListener {
   private readonly started = performance.now();
   private readonly frames: FrameDecoder;
   private call: UpstreamStreamCall | null = null;
-  /** Decoded request messages the upstream call has not taken yet, and their bytes. */
-  private readonly queue: Buffer[] = [];
+  /** Decoded request frames the upstream call has not taken yet, and their bytes. */
+  private readonly queue: Frame[] = [];
   private queuedBytes = 0;
-  /** A message is on its way to the Pod (its `sent` has not come back). */
+  /** A message is being inflated or is on its way to the Pod (its `sent` has not come back). */
   private sending = false;
+  private inflating = false;
+  /** The encoding of the call's compressed messages, once the first one came. */
+  private encoding: MessageEncoding | null = null;
   private requestEnded = false;
   private halfClosed = false;
   /** Its slot of --max-concurrent-calls and request bytes of --max-buffered-request-bytes. */
@@ -84,7 +91,9 @@ export class NativeExchange implements CallListener {
   }
 
   private readonly startUpstream = (): void => {
-    if (this.finished || this.call !== null) return;
+    // While the first message is being inflated, the call waits for it: if it cannot be
+    // inflated, the refused call never reaches a Pod.
+    if (this.finished || this.call !== null || this.inflating) return;
     this.call = this.x.upstream.callStream({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline }, this);
   };
 
@@ -104,15 +113,18 @@ export class NativeExchange implements CallListener {
       return;
     }
     for (const frame of frames) {
-      if (frame.flags & FLAG_COMPRESSED) {
-        this.refuse(Status.UNIMPLEMENTED, 'compressed request messages are not supported: send grpc-encoding identity', 'compressed');
-        return;
+      if ((frame.flags & FLAG_COMPRESSED) !== 0 && this.encoding === null) {
+        const encoding = compressedMessageEncoding(this.x.req);
+        if (typeof encoding !== 'string') {
+          this.refuseMessage(encoding);
+          return;
+        }
+        this.encoding = encoding;
       }
-      this.queue.push(frame.data);
+      this.queue.push(frame);
       this.queuedBytes += frame.data.length;
     }
-    // Only a well-formed message starts the call: a refused request never reaches a Pod.
-    if (frames.length > 0) this.startUpstream();
+    // Only a well-formed message starts the call (pump): a refused request never reaches a Pod.
     this.pump();
   };
 
@@ -124,7 +136,6 @@ export class NativeExchange implements CallListener {
       this.rejectFrame(error);
       return;
     }
-    this.startUpstream();
     this.requestEnded = true;
     this.pump();
   };
@@ -136,21 +147,46 @@ export class NativeExchange implements CallListener {
    */
   private pump(): void {
     if (this.sending || this.finished) return;
-    const message = this.queue.shift();
-    if (message !== undefined) {
-      this.queuedBytes -= message.length;
+    const frame = this.queue.shift();
+    if (frame !== undefined) {
+      this.queuedBytes -= frame.data.length;
       this.sending = true;
       this.x.req.pause();
-      this.call!.write(message, this.onSent);
+      // Inflated one at a time, here in the queue's order: message N+1 never overtakes N.
+      if (frame.flags & FLAG_COMPRESSED) {
+        this.inflating = true;
+        inflateMessage(this.encoding!, frame.data, this.x.settings.maxMessageBytes, this.onInflated);
+      } else {
+        this.send(frame.data);
+      }
       return;
     }
     if (this.requestEnded && !this.halfClosed) {
+      this.startUpstream();
       this.halfClosed = true;
       this.call!.end();
     } else if (!this.requestEnded) {
       this.x.req.resume();
     }
   }
+
+  private send(message: Buffer): void {
+    this.startUpstream();
+    this.call!.write(message, this.onSent);
+  }
+
+  private readonly onInflated = (refusal: MessageRefusal | null, message: Buffer): void => {
+    this.inflating = false;
+    if (this.finished) return;
+    if (refusal !== null) {
+      this.refuseMessage(refusal);
+    } else if (!this.share.reserve(message.length)) {
+      // The inflated message is held here until the Pod's connection takes it: it counts.
+      this.refuse(Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
+    } else {
+      this.send(message);
+    }
+  };
 
   private readonly onSent = (): void => {
     this.sending = false;
@@ -168,6 +204,10 @@ export class NativeExchange implements CallListener {
       this.x.log.error({ err: error }, 'unexpected error decoding a request');
       this.refuse(Status.INTERNAL, 'internal gateway error', 'internal');
     }
+  }
+
+  private refuseMessage(refusal: MessageRefusal): void {
+    this.refuse(refusal.code, refusal.message, refusal.reason);
   }
 
   /** The gateway ends the call itself: the Pod's side is cancelled, the client told why. */
@@ -238,7 +278,10 @@ export class NativeExchange implements CallListener {
 
   /** The response headers (trailing metadata too in a trailers-only answer); no CORS exposure: no browser reads these. */
   private headerBlock(trailing: Metadata | null = null): OutgoingHttpHeaders {
-    return responseHeaderBlock(this.x.baseHeaders, this.x.contentType.response, this.responseHeaders, trailing, null);
+    const headers = responseHeaderBlock(this.x.baseHeaders, this.x.contentType.response, this.responseHeaders, trailing, null);
+    // What a gRPC server says: grpc-js clients stop compressing with an algorithm not listed.
+    headers['grpc-accept-encoding'] = ACCEPTED_ENCODINGS;
+    return headers;
   }
 
   // ---- client gone ------------------------------------------------------------------------

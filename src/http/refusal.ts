@@ -4,7 +4,7 @@
 // or HTTP/2.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import { encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
+import { ACCEPTED_ENCODINGS, encodeGrpcMessage, exposeHeadersValue, type WebContentType } from '../protocol/index.js';
 import type { CallObserver, RawRequest, RawResponse, RefusalReason } from './types.js';
 
 export interface Refusal {
@@ -152,6 +152,8 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
     'grpc-message': encodeGrpcMessage(refusal.message),
   };
   if (r.exposeExtra !== null) headers['access-control-expose-headers'] = exposeHeadersValue(r.exposeExtra);
+  // What the client may compress with instead (gRPC's compression.md).
+  if (refusal.reason === 'unsupported_encoding') headers['grpc-accept-encoding'] = ACCEPTED_ENCODINGS;
   const body = refusal.httpStatus === 200 ? '' : `${refusal.message}\n`;
   if (r.req.httpVersionMajor === 2) {
     // One stream of a multiplexed connection: the answer ends it, and Node then resets the
@@ -182,6 +184,7 @@ export function refuseCall(r: RefusedRequest, refusal: Refusal): void {
  * writeHead + end would send headers and an empty trailer block apart, which clients read as no
  * status) before the answer began, else as the trailers of the answer. A request stream still
  * arriving is then reset with NO_ERROR by Node, as gRPC servers do; the connection goes on.
+ * Like every native answer it says which encodings the gateway inflates (grpc-accept-encoding).
  */
 function refuseNative(res: Http2ServerResponse, contentType: string, refusal: Refusal): void {
   const status = { 'grpc-status': String(refusal.code), 'grpc-message': encodeGrpcMessage(refusal.message) };
@@ -190,7 +193,7 @@ function refuseNative(res: Http2ServerResponse, contentType: string, refusal: Re
     res.addTrailers(status);
     res.end();
   } else {
-    res.stream.respond({ ':status': 200, 'content-type': contentType, ...status }, { endStream: true });
+    res.stream.respond({ ':status': 200, 'content-type': contentType, 'grpc-accept-encoding': ACCEPTED_ENCODINGS, ...status }, { endStream: true });
   }
 }
 

@@ -36,8 +36,8 @@ export const REFUSAL_REASONS = [
   'too_many_headers',
   /** No request message, or more than one (UNIMPLEMENTED, as a gRPC server answers). */
   'not_one_message',
-  /** A compressed request message (UNIMPLEMENTED). */
-  'compressed',
+  /** A request message compressed with a grpc-encoding the gateway lacks (UNIMPLEMENTED). */
+  'unsupported_encoding',
   /** A preflight-less request from an origin --allow-origin does not allow (403). */
   'origin_not_allowed',
   /** --max-concurrent-calls reached. */

@@ -51,6 +51,8 @@ export function channelOptions(s: ConnectionSettings): ChannelOptions {
  */
 export class Connection {
   readonly channel: Channel;
+  /** The UpstreamCredentials generation it was made with: older ones are replaced (endpoint.ts). */
+  generation = 0;
   private calls = 0;
   private current: EndpointState;
   private closed = false;

@@ -62,6 +62,8 @@ export class Endpoint {
   private passing = true;
   private current: EndpointState = 'CONNECTING';
   private readonly connections: Connection[] = [];
+  /** Made with replaced credentials, out of use, closed when their last call ends. */
+  private readonly retiring = new Set<Connection>();
   private closed = false;
   private missedChecks = 0;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -131,6 +133,37 @@ export class Endpoint {
     connection.attemptEnded();
     this.active--;
     if (FAILURE_CODES.has(code)) this.failed++;
+    if (this.retiring.size > 0 && connection.inFlight === 0 && this.retiring.delete(connection)) connection.close();
+  }
+
+  /**
+   * New credentials: a connection made with them is opened now; the older ones keep serving until
+   * it is READY (retireStale), so no call waits or fails for the change. Older ones that serve
+   * nothing (failing, or still connecting) would only retry with the old credentials: closed now.
+   */
+  renewConnections(): void {
+    if (this.closed) return;
+    for (const c of [...this.connections]) {
+      if (c.state !== 'READY' && c.inFlight === 0) this.forget(c).close();
+    }
+    this.open();
+  }
+
+  /** Once a connection with the current credentials is READY, the older ones take no new call and close when idle. */
+  private retireStale(): void {
+    const generation = this.settings.tls.generation;
+    if (!this.connections.some((c) => c.generation === generation && c.state === 'READY')) return;
+    for (const c of [...this.connections]) {
+      if (c.generation === generation) continue;
+      this.forget(c);
+      if (c.inFlight === 0) c.close();
+      else this.retiring.add(c);
+    }
+  }
+
+  private forget(connection: Connection): Connection {
+    this.connections.splice(this.connections.indexOf(connection), 1);
+    return connection;
   }
 
   private scheduleHealthCheck(): void {
@@ -161,6 +194,7 @@ export class Endpoint {
   private open(): Connection {
     const s = this.settings;
     const connection = new Connection(s.target, s.tls.credentials, s.channelOptions, () => this.refreshState());
+    connection.generation = s.tls.generation;
     this.connections.push(connection);
     this.refreshState();
     return connection;
@@ -168,6 +202,7 @@ export class Endpoint {
 
   private refreshState(): void {
     if (this.closed) return;
+    if (this.connections[0]?.generation !== this.settings.tls.generation) this.retireStale();
     const previous = this.current;
     let next: EndpointState = 'TRANSIENT_FAILURE';
     for (const c of this.connections) {
@@ -228,6 +263,8 @@ export class Endpoint {
     this.closed = true;
     if (this.healthTimer) clearTimeout(this.healthTimer);
     for (const c of this.connections) c.close();
+    for (const c of this.retiring) c.close();
+    this.retiring.clear();
     this.current = 'SHUTDOWN';
   }
 
@@ -239,7 +276,8 @@ export class Endpoint {
       draining: this.draining,
       healthy: this.healthy,
       inRotation,
-      connections: this.connections.length,
+      // Those draining after a credentials renewal included: they are open until their last call ends.
+      connections: this.connections.length + this.retiring.size,
       calls: this.calls,
       failures: this.failures,
       inFlight: this.inFlight,

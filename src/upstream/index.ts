@@ -3,7 +3,7 @@ import type { Logger } from './logger.js';
 import { PodPool } from './pool.js';
 import { DnsResolver, inClusterAccess, K8sResolver, kubeconfigAccess, StaticResolver, type KubeAccess } from './resolver/index.js';
 import { Router } from './router.js';
-import { channelCredentials } from './tls.js';
+import { UpstreamCredentials } from './credentials.js';
 import type { Resolver } from './types.js';
 
 export type * from './types.js';
@@ -45,7 +45,7 @@ export function buildUpstreams(
   const kubeAccess = (): KubeAccess =>
     (access ??= config.kubernetes.kubeconfigPath ? kubeconfigAccess(config.kubernetes.kubeconfigPath) : inClusterAccess(env));
   const pools = new Map<string, PodPool>();
-  const credentials = channelCredentials(config.upstreamOptions.tls);
+  const credentials = new UpstreamCredentials(config.upstreamOptions.tls, logger);
   const poolFor = (target: TargetSpec): PodPool => {
     let pool = pools.get(target.text);
     if (!pool) {

@@ -1,7 +1,8 @@
-import { status as Status, type ChannelCredentials, type StatusObject } from '@grpc/grpc-js';
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamOptions } from '../config/types.js';
 import { createBalancer, type Balancer } from './balancer/index.js';
 import { channelOptions, grpcTarget } from './connection.js';
+import type { CredentialUser, UpstreamCredentials } from './credentials.js';
 import { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
 import { PoolCall, type CallHost, type CallPlace, type CallSettings, type RetryKind } from './pool-call.js';
@@ -26,8 +27,8 @@ export interface PoolSettings {
   target: TargetSpec;
   resolver: Resolver;
   options: UpstreamOptions;
-  /** channelCredentials(options.tls), made once and shared by every pool; made here when absent. */
-  credentials?: ChannelCredentials;
+  /** The credentials of options.tls, made once and shared (and reloaded) for every pool; made here when absent. */
+  credentials?: UpstreamCredentials;
   maxMessageBytes: number;
   logger: Logger;
 }
@@ -41,7 +42,7 @@ function addressKey(a: ResolvedAddress): string {
  * spread over the READY ones by the balancer. Addresses that leave DNS drain: no new calls,
  * in-flight ones finish (bounded by podDrainTimeoutMs), then the connections close.
  */
-export class PodPool implements Upstream, CallHost {
+export class PodPool implements Upstream, CallHost, CredentialUser {
   readonly name: string;
   readonly callSettings: CallSettings;
   closing = false;
@@ -88,6 +89,7 @@ export class PodPool implements Upstream, CallHost {
   }
 
   start(): void {
+    this.tls.source.attach(this);
     this.settings.resolver.start({
       onAddresses: (addresses) => this.setAddresses(addresses),
       onError: (error) =>
@@ -327,9 +329,17 @@ export class PodPool implements Upstream, CallHost {
     };
   }
 
+  /** New TLS credentials: every Pod gets a connection made with them; the old ones drain. */
+  renewConnections(): void {
+    if (this.closing) return;
+    for (const endpoint of this.endpoints.values()) if (!endpoint.draining) endpoint.renewConnections();
+    this.settings.logger.info({ upstream: this.name, endpoints: this.endpoints.size }, 'upstream TLS credentials renewed: new connections to every Pod, the old ones drain');
+  }
+
   async close(drainMs: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.tls.source.detach(this);
     this.settings.resolver.stop();
     // Calls not on a Pod now (parked, or waiting out a retry backoff) will never get one.
     for (const call of [...this.calls]) {

@@ -6,18 +6,9 @@
 // the given name as SNI and checks it instead (channel-credentials.js getConnectionOptions), and
 // `grpc.default_authority` makes the :authority header agree with it, as a client that dialled the
 // Service by name would send.
-import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamTlsConfig } from '../config/types.js';
-
-/**
- * The credentials for every channel to every Pod. One object, so that the CA bundle and client
- * key are parsed once (createSsl builds one secure context) however many Pods there are.
- */
-export function channelCredentials(tls: UpstreamTlsConfig | null): ChannelCredentials {
-  if (tls === null) return credentials.createInsecure();
-  // A null CA: Node's default store (its bundled public CAs, plus NODE_EXTRA_CA_CERTS).
-  return credentials.createSsl(tls.ca, tls.key, tls.cert);
-}
+import { UpstreamCredentials } from './credentials.js';
 
 /**
  * The name a Pod of `target` must prove: --upstream-server-name, else the target's host name.
@@ -50,12 +41,22 @@ export class PodTls {
   readonly enabled: boolean;
   /** null: plaintext, or each address's own host. */
   readonly serverName: string | null;
-  readonly credentials: ChannelCredentials;
+  /** Shared by every pool; made here (never reloaded) when none is given. */
+  readonly source: UpstreamCredentials;
 
-  constructor(target: TargetSpec, config: UpstreamTlsConfig | null, shared?: ChannelCredentials) {
+  constructor(target: TargetSpec, config: UpstreamTlsConfig | null, shared?: UpstreamCredentials) {
     this.enabled = config !== null;
     this.serverName = config ? serverNameFor(target, config) : null;
-    this.credentials = shared ?? channelCredentials(config);
+    this.source = shared ?? new UpstreamCredentials(config);
+  }
+
+  /** The credentials new connections are made with (they change when the files do). */
+  get credentials(): ChannelCredentials {
+    return this.source.current;
+  }
+
+  get generation(): number {
+    return this.source.generation;
   }
 
   /** `base`, plus what makes a channel to a Pod on `port` send the server name as SNI, verify it and use it as :authority. */

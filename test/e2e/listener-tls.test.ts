@@ -3,7 +3,7 @@
 // rewritten, renamed over, and swapped the way Kubernetes updates a mounted Secret), bad new files,
 // mTLS, and a handshake of garbage. Certificates are made by openssl at test time.
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { expectCallsCarriedBy } from '../support/carried-by.js';
 import { NODE_CLIENTS, nodeClient } from '../support/clients.js';
 import { presentedSerial, tlsFetch, type TlsFetch } from '../support/tls-clients.js';
+import { SecretDir } from '../support/secret-dir.js';
 import { makeCa, makeCert, type TestCa, type TestCert } from '../support/tls.js';
 import { until } from '../support/until.js';
 
@@ -118,49 +119,6 @@ describe('TLS listener', () => {
     expect(ok.ok).toBe(true);
   });
 });
-
-/**
- * A directory laid out as Kubernetes mounts a Secret: tls.crt -> ..data/tls.crt, ..data ->
- * ..<timestamp>/. Updating swaps the ..data symlink to a new directory in one rename.
- */
-class SecretDir {
-  private generation = 0;
-  constructor(readonly path: string) {}
-  get cert(): string {
-    return join(this.path, 'tls.crt');
-  }
-  get key(): string {
-    return join(this.path, 'tls.key');
-  }
-  async init(c: TestCert): Promise<void> {
-    await mkdir(this.path, { recursive: true });
-    await this.swap(c);
-    await symlink('..data/tls.crt', this.cert);
-    await symlink('..data/tls.key', this.key);
-  }
-  /** The kubelet's atomic update: a new ..<n> directory, then ..data renamed to point at it. */
-  async swap(c: TestCert): Promise<void> {
-    const data = `..gen${++this.generation}`;
-    await mkdir(join(this.path, data));
-    await writeFile(join(this.path, data, 'tls.crt'), await readFile(c.cert));
-    await writeFile(join(this.path, data, 'tls.key'), await readFile(c.key));
-    await symlink(data, join(this.path, '..data_tmp'));
-    await rename(join(this.path, '..data_tmp'), join(this.path, '..data'));
-  }
-  /** Rewrites the files in place (through the symlinks). */
-  async rewrite(c: TestCert): Promise<void> {
-    await writeFile(this.cert, await readFile(c.cert));
-    await writeFile(this.key, await readFile(c.key));
-  }
-  /** Writes new files beside the current ones and renames them over (through ..data). */
-  async renameOver(c: TestCert): Promise<void> {
-    const target = join(this.path, '..data');
-    await writeFile(join(target, 'tls.crt.new'), await readFile(c.cert));
-    await writeFile(join(target, 'tls.key.new'), await readFile(c.key));
-    await rename(join(target, 'tls.key.new'), join(target, 'tls.key'));
-    await rename(join(target, 'tls.crt.new'), join(target, 'tls.crt'));
-  }
-}
 
 describe('certificate rotation', () => {
   it('replaced 3 ways under load: new connections present the new serial within 5 s, open ones are kept, no call fails', async () => {

@@ -9,6 +9,8 @@ export interface RawPod {
   calls: number;
   /** The :authority of the last call (grpc-js getHost()). */
   lastAuthority: string;
+  /** Per call, the serial of the client certificate it came with (mTLS), '' without one. */
+  clientSerials: string[];
   close(): Promise<void>;
   forceClose(): void;
 }
@@ -41,6 +43,7 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     address,
     calls: 0,
     lastAuthority: '',
+    clientSerials: [],
     close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
     forceClose: () => server.forceShutdown(),
   };
@@ -49,6 +52,7 @@ export async function startRawPod(host: string, port: number, behaviour: RawPodB
     (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       pod.calls++;
       pod.lastAuthority = call.getHost();
+      pod.clientSerials.push(call.getAuthContext().sslPeerCertificate?.serialNumber ?? '');
       const answer = () => {
         if (behaviour.failWith !== undefined) {
           const metadata = new grpc.Metadata();
