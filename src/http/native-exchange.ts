@@ -16,7 +16,7 @@ import {
   frameHeader,
   isForwardableResponseHeader,
 } from '../protocol/index.js';
-import type { CallListener, UpstreamStreamCall } from '../upstream/types.js';
+import type { CallListener, UpstreamCall, UpstreamStreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import { recordCall } from './call-record.js';
 import type { ExchangeSettings } from './exchange.js';
@@ -42,7 +42,9 @@ const COPY_LIMIT = 16 * 1024;
 export class NativeExchange implements CallListener {
   private readonly started = performance.now();
   private readonly frames: FrameDecoder;
-  private call: UpstreamStreamCall | null = null;
+  private call: UpstreamCall | null = null;
+  /** The call's request side, when its messages follow one by one (null: the request went whole). */
+  private sink: UpstreamStreamCall | null = null;
   /** Decoded request messages the upstream call has not taken yet, and their bytes. */
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -71,10 +73,11 @@ export class NativeExchange implements CallListener {
       return;
     }
     res.on('close', this.onResponseClose);
-    // The Pod gets the call at the first request message (or the request's end), or at the end of
-    // this event-loop turn if none came with the headers (a bidi server may speak first) — not at
-    // the headers themselves: a stream the client resets or spoils in the same packet (rapid
-    // reset, a malformed frame) then never reaches a Pod.
+    // The Pod gets the call at the end of this event-loop turn — not at the headers themselves: a
+    // stream the client resets or spoils in the same packet (rapid reset, a malformed frame) then
+    // never reaches a Pod, and a request that came whole with its headers (unary, server
+    // streaming) is known to be whole, so it leaves in one DATA frame with the half-close, as
+    // grpc-js's own clients send it, instead of a message and then an empty DATA frame.
     setImmediate(this.startUpstream);
     req.on('data', this.onRequestData);
     req.on('end', this.onRequestEnd);
@@ -85,7 +88,17 @@ export class NativeExchange implements CallListener {
 
   private readonly startUpstream = (): void => {
     if (this.finished || this.call !== null) return;
-    this.call = this.x.upstream.callStream({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline }, this);
+    const { upstream, method, metadata, deadline } = this.x;
+    if (this.requestEnded && this.queue.length === 1) {
+      const message = this.queue.shift()!;
+      this.queuedBytes = 0;
+      this.halfClosed = true;
+      // Kept whole by the upstream for a retry, as a gRPC-Web unary request is.
+      this.call = upstream.call({ method, metadata, deadline, message }, this);
+      return;
+    }
+    this.call = this.sink = upstream.callStream({ method, metadata, deadline }, this);
+    this.pump();
   };
 
   // ---- request side -------------------------------------------------------------------
@@ -111,8 +124,6 @@ export class NativeExchange implements CallListener {
       this.queue.push(frame.data);
       this.queuedBytes += frame.data.length;
     }
-    // Only a well-formed message starts the call: a refused request never reaches a Pod.
-    if (frames.length > 0) this.startUpstream();
     this.pump();
   };
 
@@ -124,7 +135,6 @@ export class NativeExchange implements CallListener {
       this.rejectFrame(error);
       return;
     }
-    this.startUpstream();
     this.requestEnded = true;
     this.pump();
   };
@@ -135,18 +145,20 @@ export class NativeExchange implements CallListener {
    * filling the gateway's memory.
    */
   private pump(): void {
-    if (this.sending || this.finished) return;
+    // Before the call starts (the end of the headers' turn) messages wait in the queue.
+    const sink = this.sink;
+    if (sink === null || this.sending || this.finished) return;
     const message = this.queue.shift();
     if (message !== undefined) {
       this.queuedBytes -= message.length;
       this.sending = true;
       this.x.req.pause();
-      this.call!.write(message, this.onSent);
+      sink.write(message, this.onSent);
       return;
     }
     if (this.requestEnded && !this.halfClosed) {
       this.halfClosed = true;
-      this.call!.end();
+      sink.end();
     } else if (!this.requestEnded) {
       this.x.req.resume();
     }
@@ -155,7 +167,7 @@ export class NativeExchange implements CallListener {
   private readonly onSent = (): void => {
     this.sending = false;
     // What is still reserved is what is held here and in the upstream's retry buffer.
-    this.share.keep(this.frames.pending + this.queuedBytes + this.call!.heldBytes);
+    this.share.keep(this.frames.pending + this.queuedBytes + this.sink!.heldBytes);
     this.pump();
   };
 

@@ -4,6 +4,7 @@
 // admit() and the exchange, as the gateway's listener does.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admit, type AdmissionContext } from '../../../src/http/admission.js';
@@ -15,6 +16,7 @@ import { refuseExchange } from '../../../src/http/refusal.js';
 import type { CallRecord, RefusalReason } from '../../../src/http/types.js';
 import type { PodPool } from '../../../src/upstream/pool.js';
 import { Router } from '../../../src/upstream/router.js';
+import { FLAG, FRAME, parseFrames } from '../../support/h2-frames.js';
 import { nativeClient, unary, type NativeClient } from '../../support/native-client.js';
 import { startHoldingPod, startStreamPod, type StreamPod } from '../../support/stream-pod.js';
 import { closePools, makePool, until } from '../upstream/pool-harness.js';
@@ -86,11 +88,32 @@ async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20, maxCo
   return { address: `127.0.0.1:${port}`, records, refusals, bounds };
 }
 
-async function setup(o: { pod?: StreamPod; maxBufferedRequestBytes?: number; maxConcurrentCalls?: number } = {}) {
+/** A TCP relay to `target` that keeps every byte sent towards it: what the gateway sends a Pod. */
+async function recordingRelay(target: string): Promise<{ address: string; sent: () => Buffer }> {
+  const [host, port] = target.split(':');
+  const chunks: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((inbound) => {
+    const outbound = net.connect(Number(port), host!);
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => (inbound.destroy(), outbound.destroy()));
+    }
+    inbound.on('data', (d: Buffer) => chunks.push(d));
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), relay.close(() => r()))));
+  return { address: `127.0.0.1:${(relay.address() as net.AddressInfo).port}`, sent: () => Buffer.concat(chunks) };
+}
+
+async function setup(o: { pod?: StreamPod; maxBufferedRequestBytes?: number; maxConcurrentCalls?: number; podAddress?: string } = {}) {
   const pod = o.pod ?? (await startStreamPod('127.0.0.2'));
   cleanups.push(() => pod.forceClose());
   const { pool, resolver } = makePool();
-  const [host, port] = pod.address.split(':');
+  const [host, port] = (o.podAddress ?? pod.address).split(':');
   resolver.set([{ host: host!, port: Number(port) }]);
   await until(() => pool.isReady());
   const front = await frontEnd(pool, o.maxBufferedRequestBytes, o.maxConcurrentCalls);
@@ -153,6 +176,20 @@ describe('native gRPC exchange', () => {
     expect(r.trailers!.get('trailer-x-echo-user')).toEqual(['ada']);
     expect(pod.calls[0]!.metadata.get('x-echo-trace-bin')).toEqual([Buffer.from([0, 1, 255])]);
     expect(front.records).toMatchObject([{ method: '/test.Stream/Unary', code: 0, endpoint: pod.address }]);
+  });
+
+  it('a unary request leaves for the Pod in one DATA frame that also half-closes, as a grpc-js client sends it', async () => {
+    const pod = await startStreamPod('127.0.0.2');
+    const relay = await recordingRelay(pod.address);
+    const { client } = await setup({ pod, podAddress: relay.address });
+    for (const text of ['one', 'two', 'three']) expect((await unary(client, text)).answer!.toString()).toBe(text);
+    // What the gateway sent the Pod, after the 24-byte connection preface.
+    const data = parseFrames(relay.sent().subarray(24)).filter((f) => f.type === FRAME.DATA);
+    expect(data.length).toBe(3);
+    for (const f of data) {
+      expect(f.flags & FLAG.END_STREAM).toBe(FLAG.END_STREAM);
+      expect(f.payload.length).toBeGreaterThan(5);
+    }
   });
 
   it('server streaming: every message, then the trailers', async () => {
