@@ -384,6 +384,8 @@ interface Sample {
   /** VmHWM of the proxy over this load (reset before), MiB */
   peakRssMiB?: number;
   backendCpuS: number;
+  /** The grpc-js load client's own CPU seconds per 10k calls (it shares the machine's cores). */
+  clientCpuPer10k?: number;
   msgsPerS?: number;
   firstMsgMs?: number;
 }
@@ -428,7 +430,7 @@ async function measure(
   if ('clientCpuS' in r && r.clientCpuS !== undefined && r.calls > 0) {
     // The direct grpc-js client: its own CPU per call, for comparison with the gateway's.
     sample.proxyCpuS = r.clientCpuS;
-    sample.cpuPer10k = r.clientCpuS / (r.calls / 10_000);
+    sample.cpuPer10k = sample.clientCpuPer10k = r.clientCpuS / (r.calls / 10_000);
   }
   if (pid !== undefined) {
     clearInterval(sampler);
@@ -441,7 +443,11 @@ async function measure(
     sample.msgsPerS !== undefined
       ? `${fmt(sample.msgsPerS, 0)} msg/s, first ${fmt(sample.firstMsgMs!, 2)} ms`
       : `${fmt(sample.callsPerS, 0)} calls/s, p50 ${fmt(sample.p50Ms, 2)} ms, p99 ${fmt(sample.p99Ms, 2)} ms`;
-  const cpu = sample.cpuPer10k !== undefined ? `, CPU ${fmt(sample.cpuPer10k, 2)} s/10k, peak ${fmt(sample.peakRssMiB!, 0)} MiB` : '';
+  let cpu = sample.cpuPer10k !== undefined ? `, CPU ${fmt(sample.cpuPer10k, 2)} s/10k, peak ${fmt(sample.peakRssMiB!, 0)} MiB` : '';
+  // Every process of the call shares the same cores: what each spent per 10k calls.
+  if (sample.clientCpuPer10k !== undefined && sample.calls > 0) {
+    cpu += ` (client ${fmt(sample.clientCpuPer10k, 2)}, backend ${fmt(sample.backendCpuS / (sample.calls / 10_000), 2)} s/10k)`;
+  }
   process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
   return sample;
 }
@@ -566,14 +572,21 @@ function h2Steps(c: CaseId, p: Procs, h2: H2Paths, steps: Step[]): void {
   if (skipped) return; // no gateway path to compare the direct ones with
   steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
   if (HAVE_H2LOAD) steps.push({ path: 'direct h2load', proxy: null, run: () => h2Load(bp, 64, d) });
+  // --compare: the build before, cleartext only (its TLS twin is not started).
+  const before = p.before;
   if (c === 'h2web64' && HAVE_H2LOAD) {
     const web = (url: string): Promise<LoadResult> => h2load(url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, d, log);
     if (h2.webH2cSkip === null) steps.push({ path: 'gateway h2c h2load', proxy: gw, run: () => web(gw.url) });
+    if (before && h2.webH2cSkip === null) steps.push({ path: `${BEFORE} h2c h2load`, proxy: before, run: () => web(before.url) });
     if (tls && h2.webTlsSkip === null) steps.push({ path: 'gateway TLS h2load', proxy: tls, run: () => web(tls.url.replace('http:', 'https:')) });
   }
   if (c === 'grpc64' && h2.nativeSkip === null) {
     steps.push({ path: 'gateway grpc-js', proxy: gw, run: () => grpcLoad(portOf(gw.url), 100, 64, d) });
     if (HAVE_H2LOAD) steps.push({ path: 'gateway h2load', proxy: gw, run: () => h2load(gw.url + UNARY_METHOD, bodyFiles.b100, CT_GRPC, 64, d, log) });
+    if (before) {
+      steps.push({ path: `${BEFORE} grpc-js`, proxy: before, run: () => grpcLoad(portOf(before.url), 100, 64, d) });
+      if (HAVE_H2LOAD) steps.push({ path: `${BEFORE} h2load`, proxy: before, run: () => h2load(before.url + UNARY_METHOD, bodyFiles.b100, CT_GRPC, 64, d, log) });
+    }
   }
   if (c === 'grpc64' && tls && h2.ca && h2.nativeTlsSkip === null) {
     const ca = h2.ca;
@@ -826,6 +839,16 @@ async function mainRun(): Promise<void> {
       'stream first msg diff ms': vs('stream', (s) => s.firstMsgMs, 'diff'),
       'stream CPU/msg': vs('stream', (s) => s.cpuPer10k),
     };
+    const h2vs = (c: CaseId, path: string, f: (s: Sample) => number | undefined): number =>
+      has(c) ? perRound(samples, c, `gateway ${path}`, `${BEFORE} ${path}`, f) : NaN;
+    Object.assign(cmp, {
+      'grpc64 grpc-js calls/s': h2vs('grpc64', 'grpc-js', (s) => s.callsPerS),
+      'grpc64 grpc-js CPU/call': h2vs('grpc64', 'grpc-js', (s) => s.cpuPer10k),
+      'grpc64 h2load calls/s': h2vs('grpc64', 'h2load', (s) => s.callsPerS),
+      'grpc64 h2load CPU/call': h2vs('grpc64', 'h2load', (s) => s.cpuPer10k),
+      'h2web64 h2c calls/s': h2vs('h2web64', 'h2c h2load', (s) => s.callsPerS),
+      'h2web64 h2c CPU/call': h2vs('h2web64', 'h2c h2load', (s) => s.cpuPer10k),
+    });
     process.stdout.write('\ngateway vs gateway (before), medians of same-round ratios/differences:\n');
     for (const [k, v] of Object.entries(cmp)) if (Number.isFinite(v)) process.stdout.write(`  ${k.padEnd(26)} ${fmt(v, 3)}\n`);
   }

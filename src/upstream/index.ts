@@ -1,4 +1,5 @@
 import type { Config, TargetSpec } from '../config/types.js';
+import { installLightAsyncBind } from './async-bind.js';
 import type { Logger } from './logger.js';
 import { PodPool } from './pool.js';
 import { DnsResolver, inClusterAccess, K8sResolver, kubeconfigAccess, StaticResolver, type KubeAccess } from './resolver/index.js';
@@ -40,6 +41,8 @@ export function buildUpstreams(
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): { router: Router; pools: PodPool[] } {
+  // Every upstream call goes through Node's HTTP/2 client request(), which calls bind (./async-bind.ts).
+  installLightAsyncBind();
   // Read once, and only when some target needs it: dns:/// and static targets need no cluster.
   let access: KubeAccess | undefined;
   const kubeAccess = (): KubeAccess =>
