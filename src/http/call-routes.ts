@@ -10,7 +10,7 @@ import { admit, type AdmissionContext } from './admission.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import { NativeExchange, type NativeExchangeInit } from './native-exchange.js';
 import { reasonForStatus, refuseCall } from './refusal.js';
-import type { CallLog, RawRequest, RawResponse, RefusalReason } from './types.js';
+import type { RawRequest, RefusalReason } from './types.js';
 
 const FALLBACK_CONTENT_TYPE: WebContentType = Object.freeze({
   mode: 'binary',
@@ -41,99 +41,33 @@ export interface FastifyRefusal {
 }
 
 /**
- * A request that carries a call, whoever routed it here: Fastify's call route below, or the
- * serving port's own dispatch of HTTP/1.1 gRPC-Web calls (./direct-calls.ts).
- */
-export interface CallRequest {
-  req: RawRequest;
-  res: RawResponse;
-  log: CallLog;
-  /** Headers already decided for the response (CORS). */
-  baseHeaders: OutgoingHttpHeaders;
-  /** The trusted-proxy chain, peer first (Fastify's request.ips). */
-  ips: () => readonly string[] | undefined;
-  /** The access log's client of a refusal (Fastify's request.ip). */
-  client: () => string;
-}
-
-/** Answers a request the gateway refuses before any Pod is involved, through the one refusal writer. */
-export function refuseCallRequest(c: CallRequest, settings: ExchangeSettings, r: FastifyRefusal): void {
-  settings.observer.callStarted();
-  refuseCall(
-    {
-      req: c.req,
-      res: c.res,
-      baseHeaders: c.baseHeaders,
-      contentType: r.contentType ?? FALLBACK_CONTENT_TYPE,
-      exposeExtra: c.req.headers.origin !== undefined ? settings.exposeExtra : null,
-      route: r.route ?? '',
-      method: (c.req.url ?? '/').split('?', 1)[0]!,
-      client: c.client(),
-      durationMs: 0,
-      bytesIn: 0,
-      log: c.log,
-      observer: settings.observer,
-    },
-    { httpStatus: r.httpStatus, code: r.code, message: r.message, reason: r.reason ?? reasonForStatus(r.httpStatus) },
-  );
-}
-
-/** A Fastify request as a CallRequest; the headers @fastify/cors chose are kept. */
-function fastifyCall(request: FastifyRequest, reply: FastifyReply): CallRequest {
-  return {
-    req: request.raw,
-    res: reply.raw,
-    log: request.log,
-    baseHeaders: reply.getHeaders() as OutgoingHttpHeaders,
-    ips: () => request.ips,
-    client: () => request.ip,
-  };
-}
-
-/**
- * Answers a Fastify request the gateway refuses before any Pod is involved. The reply is
- * hijacked: the answer is written on the raw response, like every other answer.
+ * Answers a request the gateway refuses before any Pod is involved, through the same writer as
+ * the exchange's refusals. The headers @fastify/cors chose are kept.
  */
 export function refuseRequest(request: FastifyRequest, reply: FastifyReply, settings: ExchangeSettings, r: FastifyRefusal): void {
   // An error after the exchange began answering: that answer stands, nothing more can be said.
   if (reply.raw.headersSent) return;
-  const c = fastifyCall(request, reply);
+  settings.observer.callStarted();
+  // Written on the raw response, like every other answer.
+  const baseHeaders = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
-  refuseCallRequest(c, settings, r);
-}
-
-/**
- * Admits a call and starts its exchange, or refuses it: the one way in for every call, whether
- * Fastify's route or the direct dispatch brought it.
- */
-export function startCall(c: CallRequest, admission: AdmissionContext, settings: ExchangeSettings): void {
-  const req = c.req;
-  const socket = req.socket as TLSSocket;
-  const verdict = admit(
+  refuseCall(
     {
-      headers: req.headers,
-      headerCount: headerLines(req),
-      url: req.url ?? '/',
-      httpVersion: req.httpVersion,
-      peer: socket.remoteAddress,
-      encrypted: socket.encrypted === true,
-      ips: c.ips,
-      log: c.log,
+      req: request.raw,
+      res: reply.raw,
+      baseHeaders,
+      contentType: r.contentType ?? FALLBACK_CONTENT_TYPE,
+      exposeExtra: request.headers.origin !== undefined ? settings.exposeExtra : null,
+      route: r.route ?? '',
+      method: request.url.split('?', 1)[0]!,
+      client: request.ip,
+      durationMs: 0,
+      bytesIn: 0,
+      log: request.log,
+      observer: settings.observer,
     },
-    admission,
+    { httpStatus: r.httpStatus, code: r.code, message: r.message, reason: r.reason ?? reasonForStatus(r.httpStatus) },
   );
-  if ('refusal' in verdict) {
-    refuseCallRequest(c, settings, verdict.refusal);
-    return;
-  }
-  // The admitted call becomes the exchange's init as it is: no copy of it per call.
-  const init = { settings, req, res: c.res, log: c.log, baseHeaders: c.baseHeaders };
-  if (verdict.call.contentType.mode === 'native') {
-    // Admission lets native gRPC in over HTTP/2 only.
-    new NativeExchange(Object.assign(verdict.call, init as typeof init & Pick<NativeExchangeInit, 'req' | 'res'>)).begin();
-  } else {
-    new Exchange(Object.assign(verdict.call, init)).begin();
-  }
 }
 
 /** Registers the call route (POST) and the 405 answer to every other method. */
@@ -144,10 +78,34 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
   // stream itself). The hook never calls `done`; a synchronous throw still reaches the error
   // handler through Fastify's hook runner (README, Performance, has what this saves).
   const handleCall = (request: FastifyRequest, reply: FastifyReply): void => {
-    const c = fastifyCall(request, reply);
-    // Hijacked before admission: whatever it decides is written on the raw response.
+    const req = request.raw;
+    const socket = req.socket as TLSSocket;
+    const verdict = admit(
+      {
+        headers: req.headers,
+        headerCount: headerLines(req),
+        url: req.url ?? '/',
+        httpVersion: req.httpVersion,
+        peer: socket.remoteAddress,
+        encrypted: socket.encrypted === true,
+        ips: () => request.ips,
+        log: request.log,
+      },
+      admission,
+    );
+    if ('refusal' in verdict) {
+      refuseRequest(request, reply, settings, verdict.refusal);
+      return;
+    }
     reply.hijack();
-    startCall(c, admission, settings);
+    // The admitted call becomes the exchange's init as it is: no copy of it per call.
+    const init = { settings, req, res: reply.raw, log: request.log, baseHeaders: reply.getHeaders() as OutgoingHttpHeaders };
+    if (verdict.call.contentType.mode === 'native') {
+      // Admission lets native gRPC in over HTTP/2 only.
+      new NativeExchange(Object.assign(verdict.call, init as typeof init & Pick<NativeExchangeInit, 'req' | 'res'>)).begin();
+    } else {
+      new Exchange(Object.assign(verdict.call, init)).begin();
+    }
   };
   app.route({
     method: 'POST',

@@ -1,5 +1,5 @@
 import type { FastifyCorsOptions } from '@fastify/cors';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { CorsConfig, OriginRule } from '../config/types.js';
 import { isSameOriginRequest } from '../protocol/index.js';
 
@@ -87,22 +87,4 @@ export function corsOptions(cors: CorsConfig): FastifyCorsOptions {
   // `allowedHeaders: undefined` would answer an empty list and browsers would block the call.
   if (cors.allowHeaders.length > 0) options.allowedHeaders = [...GRPC_WEB_REQUEST_HEADERS, ...cors.allowHeaders];
   return options;
-}
-
-/**
- * The CORS headers of an actual (not preflight) response, as @fastify/cors writes them with
- * corsOptions() above, for the calls that never pass through Fastify (./direct-calls.ts): a
- * configured origin list always varies on Origin; the allowed origin is '*' or the request's own
- * when listed (none when it is not); credentials when allowed. test/e2e/limits-cors.test.ts pins
- * both paths to the same answer.
- */
-export function corsResponseHeaders(cors: CorsConfig, origin: string | undefined): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  if (cors.allowOrigins.includes('*')) headers['access-control-allow-origin'] = '*';
-  else {
-    headers.vary = 'Origin';
-    if (origin && isOriginAllowed(cors.allowOrigins, origin)) headers['access-control-allow-origin'] = origin;
-  }
-  if (cors.allowCredentials) headers['access-control-allow-credentials'] = 'true';
-  return headers;
 }

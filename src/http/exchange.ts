@@ -1,5 +1,6 @@
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   Base64Decoder,
   Base64Error,
@@ -21,7 +22,7 @@ import { recordCall } from './call-record.js';
 import { CallShare } from './call-share.js';
 import { loggablePath, refuseExchange } from './refusal.js';
 import { responseHeaderBlock } from './response-headers.js';
-import { needsDrain, type CallLog, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
+import { needsDrain, type CallObserver, type RawRequest, type RawResponse, type RefusalReason } from './types.js';
 
 /** Settings every exchange of one server shares (built once). */
 export interface ExchangeSettings {
@@ -40,7 +41,7 @@ export interface ExchangeInit extends AdmittedCall {
   settings: ExchangeSettings;
   req: RawRequest;
   res: RawResponse;
-  log: CallLog;
+  log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, from @fastify/cors). */
   baseHeaders: OutgoingHttpHeaders;
 }

@@ -88,19 +88,3 @@ export function clientView(
   const proto = forwardedProtoHeader === undefined ? '' : lastEntry(forwardedProtoHeader);
   return { address, forwardedFor, forwardedProto: SCHEME.test(proto) ? proto : ownProto, trustedPeer: true };
 }
-
-/**
- * Fastify's request.ips (@fastify/proxy-addr's order) for a request Fastify never saw
- * (./direct-calls.ts): the TCP peer, then the x-forwarded-for entries from the nearest, up to and
- * including the first address `trust` does not vouch for. Empty entries are skipped.
- */
-export function forwardedChain(peer: string | undefined, xForwardedFor: string | string[] | undefined, trust: TrustProxyFn): string[] {
-  const chain = [peer as string];
-  if (typeof xForwardedFor !== 'string') return chain;
-  const entries = xForwardedFor.split(',');
-  for (let i = entries.length - 1; i >= 0 && trust(chain[chain.length - 1]!, chain.length - 1); i--) {
-    const entry = entries[i]!.trim();
-    if (entry !== '') chain.push(entry);
-  }
-  return chain;
-}

@@ -5,6 +5,7 @@
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   FLAG_COMPRESSED,
   FRAME_HEADER_BYTES,
@@ -22,7 +23,7 @@ import type { ExchangeSettings } from './exchange.js';
 import { responseHeaderBlock } from './response-headers.js';
 import { CallShare } from './call-share.js';
 import { refuseExchange } from './refusal.js';
-import type { CallLog, RawResponse, RefusalReason } from './types.js';
+import type { RawResponse, RefusalReason } from './types.js';
 
 /** An admitted native call and the HTTP/2 stream that carries it. */
 export interface NativeExchangeInit extends AdmittedCall {
@@ -30,7 +31,7 @@ export interface NativeExchangeInit extends AdmittedCall {
   req: Http2ServerRequest;
   /** As the refusal writer types it (RawResponse), and what this exchange writes with. */
   res: RawResponse & Http2ServerResponse;
-  log: CallLog;
+  log: FastifyBaseLogger;
   /** Headers already decided for the response (CORS, for a request that carries an Origin). */
   baseHeaders: OutgoingHttpHeaders;
 }

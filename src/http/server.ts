@@ -8,7 +8,6 @@ import type { AdmissionContext } from './admission.js';
 import { BurstLog, CallBounds } from './bounds.js';
 import { registerCallRoutes, refuseRequest } from './call-routes.js';
 import { corsOptions } from './cors.js';
-import { directCalls, nextRequestId, REQUEST_ID_HEADER } from './direct-calls.js';
 import type { ExchangeSettings } from './exchange.js';
 import { compileTrustProxy } from './forwarding.js';
 import { registerHealthRoutes, type Readiness } from './health.js';
@@ -37,27 +36,19 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const bounds = new CallBounds(limits, options.logger);
   const connectionsLog = new BurstLog(options.logger, 'max-connections', limits.maxClientConnections, 'connections');
 
-  // The listener's handler: HTTP/1.1 calls straight in, the rest to Fastify (./direct-calls.ts).
-  // Set once the app exists; no request arrives before it listens.
-  let dispatch!: RequestHandler;
-  let fastifyHandler!: RequestHandler;
-  let closing = false;
   const app = Fastify<Server, IncomingMessage, ServerResponse>({
     loggerInstance: options.logger,
     // One access-log line per call is written by the exchange, with the gRPC status in it.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: REQUEST_ID_HEADER,
-    genReqId: nextRequestId,
+    requestIdHeader: 'x-request-id',
     // The same predicate decides what the Pod is told in x-forwarded-* (see forwarding.ts).
     trustProxy: trust ?? false,
     keepAliveTimeout: limits.httpIdleTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: 0,
     return503OnClosing: true,
-    serverFactory: (handler) => {
-      // Fastify's handler serves Node's HTTP/2 compatibility request and response as they are.
-      fastifyHandler = handler as RequestHandler;
-      return createListener(
+    serverFactory: (handler) =>
+      createListener(
         {
           limits,
           tls: config.tls,
@@ -67,9 +58,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
             connectionsLog.hit();
           },
         },
-        (req, res) => dispatch(req, res),
-      );
-    },
+        // Fastify's handler serves Node's HTTP/2 compatibility request and response as they are.
+        handler as RequestHandler,
+      ),
   });
 
   const settings: ExchangeSettings = {
@@ -80,11 +71,6 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     observer,
     bounds,
   };
-  // Fastify's own closing flag is set just before its preClose hooks run.
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
   app.addHook('onClose', async () => {
     bounds.stop();
     connectionsLog.stop();
@@ -110,13 +96,5 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   const admission: AdmissionContext = { cors: config.cors, limits, router, trust };
   registerCallRoutes(app, admission, settings);
-  dispatch = directCalls({
-    admission,
-    settings,
-    logger: options.logger,
-    genReqId: (req) => (req.headers[REQUEST_ID_HEADER] as string | undefined) || nextRequestId(),
-    closing: () => closing,
-    fastify: fastifyHandler,
-  });
   return app;
 }

@@ -7,14 +7,6 @@ export type RawRequest = IncomingMessage | Http2ServerRequest;
 // through a union; Node's Http2ServerResponse has flushHeaders, its type declarations do not.
 export type RawResponse = (ServerResponse | Http2ServerResponse) & { write(chunk: Uint8Array | string): boolean; flushHeaders(): void };
 
-/** What a call logs through: its request's logger (a pino child carrying reqId). */
-export interface CallLog {
-  debug(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
-
 /**
  * The response holds more than its high-water mark: wait for 'drain' before writing more. An
  * HTTP/2 response has no writableNeedDrain of its own; its stream has.
