@@ -98,8 +98,11 @@ if (LOADGEN === 'wrk' && !HAVE_WRK) throw new Error('--loadgen wrk: wrk is not i
 const ALL_CASES = ['unary64', 'text64', 'unary1', 'mib1', 'stream', 'h2web64', 'grpc64'] as const;
 const H2_CASES: readonly CaseId[] = ['h2web64', 'grpc64'];
 type CaseId = (typeof ALL_CASES)[number];
-const CASES: CaseId[] = opt.only ? (opt.only.split(',') as CaseId[]) : [...ALL_CASES];
-for (const c of CASES) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c}`);
+const ONLY = opt.only ? (opt.only.split(',') as CaseId[]) : [...ALL_CASES];
+for (const c of ONLY) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c}`);
+// Always in this order, whatever --only's: unary64 is each round's first load, so its round-1
+// peak RSS (a target) is not the heap an HTTP/2 or 1 MiB case grew just before.
+const CASES: CaseId[] = ALL_CASES.filter((c) => ONLY.includes(c));
 
 const notes: string[] = [];
 if (!HAVE_WRK) notes.push('wrk not installed: gRPC-Web load from autocannon (JavaScript; lower absolute figures). Install: apt-get install wrk nghttp2-client');
