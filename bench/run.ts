@@ -671,7 +671,9 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
 
 async function stopAll(p: Procs): Promise<void> {
   await Promise.all([
-    p.gateway.svc.stop(),
+    // Node writes the profile as the process exits: a large one on a busy machine takes longer
+    // than the usual grace, and a SIGKILL then loses it.
+    p.gateway.svc.stop(opt['cpu-prof'] ? 30_000 : undefined),
     p.gatewayLog?.svc.stop(),
     p.workers?.svc.stop(),
     p.peer?.svc.stop(),
