@@ -6,8 +6,10 @@
 // the given name as SNI and checks it instead (channel-credentials.js getConnectionOptions), and
 // `grpc.default_authority` makes the :authority header agree with it, as a client that dialled the
 // Service by name would send.
+import type { SecureContext } from 'node:tls';
 import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamTlsConfig } from '../config/types.js';
+import { secureContextOf } from './http2/tls.js';
 
 /**
  * The credentials for every channel to every Pod. One object, so that the CA bundle and client
@@ -51,11 +53,22 @@ export class PodTls {
   /** null: plaintext, or each address's own host. */
   readonly serverName: string | null;
   readonly credentials: ChannelCredentials;
+  private context: SecureContext | undefined;
 
-  constructor(target: TargetSpec, config: UpstreamTlsConfig | null, shared?: ChannelCredentials) {
+  constructor(
+    target: TargetSpec,
+    private readonly config: UpstreamTlsConfig | null,
+    shared?: ChannelCredentials,
+  ) {
     this.enabled = config !== null;
     this.serverName = config ? serverNameFor(target, config) : null;
     this.credentials = shared ?? channelCredentials(config);
+  }
+
+  /** The node:http2 client's TLS context (--upstream-client http2), made at first use; null: plaintext. */
+  get secureContext(): SecureContext | null {
+    if (this.config === null) return null;
+    return (this.context ??= secureContextOf(this.config));
   }
 
   /** `base`, plus what makes a channel to a Pod on `port` send the server name as SNI, verify it and use it as :authority. */

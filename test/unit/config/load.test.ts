@@ -58,6 +58,7 @@ describe('defaults', () => {
       },
       upstreamOptions: {
         balancer: 'round-robin',
+        client: 'grpc-js',
         connectTimeoutMs: 5000,
         keepalivePingIntervalMs: 300_000,
         keepalivePingTimeoutMs: 20_000,
