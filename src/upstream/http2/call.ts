@@ -231,9 +231,7 @@ export class Http2Call implements Attempt {
     } else if (facts.dropped) {
       this.settle(make(Status.UNAVAILABLE, 'Connection dropped', false));
     } else {
-      const status: AttemptStatus = statusOfReset(stream.rstCode ?? constants.NGHTTP2_NO_ERROR, this.httpStatus);
-      status.neverProcessed = false;
-      this.settle(status);
+      this.settle(statusOfReset(stream.rstCode ?? constants.NGHTTP2_NO_ERROR, this.httpStatus));
     }
   }
 
@@ -264,8 +262,11 @@ export class Http2Call implements Attempt {
   }
 
   /** The call's status from the Pod: reported once every message before it was delivered. */
-  private settle(status: StatusObject): void {
+  private settle(status: AttemptStatus): void {
     if (this.final !== null) return;
+    // Every status this client reports carries the fact: what the Pod answered, or a reset of a
+    // stream that existed, may have run the handler.
+    status.neverProcessed ??= false;
     this.final = status;
     this.clearTimer();
     this.maybeReport();
