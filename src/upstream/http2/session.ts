@@ -125,6 +125,17 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
     this.facts = facts;
     let ready = false;
     let error = CLOSED_BEFORE_HTTP2;
+    let over = false;
+    const gone = (): void => {
+      if (over) return;
+      over = true;
+      if (ready) {
+        this.retire(facts);
+      } else {
+        this.lastError = error;
+        if (this.facts === facts) this.failed();
+      }
+    };
     session.once('remoteSettings', () => {
       ready = true;
       this.backoffMs = INITIAL_BACKOFF_MS;
@@ -137,13 +148,13 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
     session.on('error', (e: Error) => {
       error = e.message;
     });
-    session.once('close', () => {
-      if (!ready) {
-        this.lastError = error;
-        if (this.facts === facts) this.failed();
-      } else {
-        this.retire(facts);
-      }
+    session.once('close', gone);
+    // Node destroys the session on a socket error (a TLS alert: "certificate required") without
+    // emitting 'close' while the socket lingers: the socket's own error is the one to read.
+    session.socket.once('error', (e: Error) => {
+      error = e.message;
+      session.destroy();
+      gone();
     });
     session.unref();
     this.setState('CONNECTING');
