@@ -38,6 +38,8 @@ export interface SessionFacts {
 }
 
 const NO_CONNECTION = 'No connection established. Last error: ';
+/** PROTOCOL-HTTP2.md's optional User-Agent: who called, for the Pod's logs (grpc-js sends its own). */
+const USER_AGENT = 'grpc-web-gateway (node:http2)';
 const REFUSED = 'Stream refused by server';
 
 export class Http2Call implements Attempt {
@@ -75,6 +77,7 @@ export class Http2Call implements Attempt {
     headers[':authority'] = this.connection.authority;
     headers['content-type'] = 'application/grpc';
     headers.te = 'trailers';
+    headers['user-agent'] = USER_AGENT;
     if (this.deadline !== Infinity) headers['grpc-timeout'] = grpcTimeout(this.deadline - Date.now());
     let opened: OpenedStream | string;
     try {

@@ -236,6 +236,7 @@ describe('http2 client: answers that are not gRPC', () => {
       ':authority': address,
       te: 'trailers',
       'content-type': 'application/grpc',
+      'user-agent': 'grpc-web-gateway (node:http2)',
     });
     expect(seen['grpc-timeout']).toMatch(/^[5-6]\d{4}m$/);
     expect(body).toEqual(Buffer.from([0, 0, 0, 0, 1, 0x6d])); // one 5-byte prefix, the message as it was
