@@ -21,3 +21,10 @@ export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamO
   preferZone: null,
   ...o,
 });
+
+/**
+ * The environment the e2e tests' embedded gateways load their Config with: empty, so a developer's
+ * own GWG_* variables never leak in, except GWG_UPSTREAM_CLIENT, which runs them over the http2 client.
+ */
+export const testGatewayEnv = (): NodeJS.ProcessEnv =>
+  process.env.GWG_UPSTREAM_CLIENT ? { GWG_UPSTREAM_CLIENT: process.env.GWG_UPSTREAM_CLIENT } : {};
