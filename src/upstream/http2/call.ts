@@ -7,35 +7,13 @@
 // the status (AttemptStatus.neverProcessed): no session or no stream id → never; the stream
 // refused (RST_STREAM REFUSED_STREAM) or above a GOAWAY's last-stream-id → never; anything else
 // once the stream exists (reset with another code, connection dropped, deadline) → maybe.
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { FLAG_COMPRESSED, FrameDecoder, FrameError, frameHeader, type Frame } from '../../protocol/frame.js';
 import type { Attempt, AttemptListener } from '../attempt.js';
 import type { AttemptStatus } from '../retry/transparent.js';
-import { grpcTimeout, make, statusOfReset, statusOfTrailers, httpStatusText } from './status.js';
-
-/** What a call needs of its connection (./session.ts). */
-export interface CallConnection {
-  readonly scheme: 'http' | 'https';
-  readonly authority: string;
-  readonly peer: string;
-  readonly maxMessageBytes: number;
-  /** A stream on the current session, or why there is none (the last connection error). */
-  openStream(headers: OutgoingHttpHeaders): OpenedStream | string;
-}
-
-export interface OpenedStream {
-  stream: ClientHttp2Stream;
-  session: SessionFacts;
-}
-
-/** What the session learnt that decides whether a stream was processed. */
-export interface SessionFacts {
-  /** A GOAWAY's last-stream-id; Infinity until one arrives. */
-  goawayLastStreamId: number;
-  /** The connection ended without a GOAWAY covering it: socket error, keepalive timeout, close. */
-  dropped: boolean;
-}
+import { grpcTimeout, httpStatusText, make, statusOfReset, statusOfTrailers } from './status.js';
+import type { CallConnection, OpenedStream, SessionFacts } from './types.js';
 
 const NO_CONNECTION = 'No connection established. Last error: ';
 /** PROTOCOL-HTTP2.md's optional User-Agent: who called, for the Pod's logs (grpc-js sends its own). */

@@ -5,7 +5,8 @@
 import { connect, type ClientHttp2Session, type ClientSessionOptions, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import type { AttemptFactory, PodConnection } from '../attempt.js';
 import type { EndpointState } from '../types.js';
-import { Http2Call, type CallConnection, type OpenedStream, type SessionFacts } from './call.js';
+import { Http2Call } from './call.js';
+import type { CallConnection, OpenedStream, SessionFacts } from './types.js';
 import type { PodTlsOptions } from './tls.js';
 
 export interface SessionSettings {
@@ -22,6 +23,9 @@ const BACKOFF_JITTER = 0.2;
 
 /** grpc-js's word for a session that closed before HTTP/2 began; ../tls-failure.ts reads it. */
 const CLOSED_BEFORE_HTTP2 = 'Failed to connect';
+
+/** Node's errors for a stream request() could not create on the session. */
+const NO_STREAM_ERRORS = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_OUT_OF_STREAMS']);
 
 /** The facts a session's calls read when their stream closes (see ./call.ts). */
 class Facts implements SessionFacts {
@@ -89,8 +93,16 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
   openStream(headers: OutgoingHttpHeaders): OpenedStream | string {
     const facts = this.facts;
     if (this.current !== 'READY' || facts === null) return this.lastError;
-    // Throws only for headers Node will not send (the caller reports it).
-    return { stream: facts.session.request(headers, { endStream: false }), session: facts };
+    const session = facts.session;
+    // Gone a moment before its 'close' event: no stream can exist on it.
+    if (session.destroyed || session.closed) return 'the connection closed';
+    try {
+      return { stream: session.request(headers, { endStream: false }), session: facts };
+    } catch (error) {
+      // Node refuses a stream it cannot create (no stream ids left, a session going away): none was made.
+      if (NO_STREAM_ERRORS.has((error as { code?: string }).code ?? '')) return (error as Error).message;
+      throw error; // headers Node will not send: the caller reports it
+    }
   }
 
   close(): void {
