@@ -196,7 +196,14 @@ export class Http2Call implements Attempt {
   private onClose(): void {
     this.clearTimer();
     if (this.final !== null) {
-      // Reset or destroyed: whatever was not read is gone.
+      // Closed before 'end' after an OK status: Node destroyed the stream (its session dropped, or
+      // a reset) with messages still unread, so the answer is not whole and must not read OK.
+      if (this.final.code === Status.OK && !this.readsClosed) {
+        const stream = this.stream!;
+        this.final = this.facts!.dropped
+          ? make(Status.UNAVAILABLE, 'Connection dropped', false)
+          : statusOfReset(stream.rstCode ?? constants.NGHTTP2_NO_ERROR, this.httpStatus);
+      }
       this.readsClosed = true;
       this.maybeReport();
       return;

@@ -2,6 +2,7 @@
 // servers never send): framing, metadata, statuses, limits, deadlines, cancel, backpressure.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStreamPod, type StreamPod } from '../../../support/stream-pod.js';
 import { closeConnections, ready, run, waitFor } from './harness.js';
@@ -164,6 +165,35 @@ describe('http2 client: calls to grpc-js servers', () => {
     const end = await done;
     expect(end.status.code).toBe(grpc.status.OK);
     expect(end.messages.length).toBe(200);
+  });
+});
+
+describe('http2 client: an answer cut short', () => {
+  it('trailers OK, then the connection drops while messages wait unread: UNAVAILABLE, never OK', async () => {
+    let serverStreamClosed = false;
+    const server = http2.createServer();
+    const sockets: Socket[] = [];
+    server.on('connection', (socket: Socket) => sockets.push(socket));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.on('close', () => (serverStreamClosed = true));
+      const message = Buffer.alloc(16 * 1024, 7);
+      for (let i = 0; i < 3; i++) stream.write(Buffer.concat([Buffer.from([0, 0, 0, 0x40, 0]), message]));
+      stream.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.3', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const { connection } = await ready(`127.0.0.3:${(server.address() as { port: number }).port}`);
+    const { done, outcome } = run(connection, '/test.Pod/Three', [Buffer.from('m')], { manualReads: true });
+    await waitFor(() => outcome.messages.length === 1 && serverStreamClosed, 'one message read, the answer sent whole');
+    // The TCP connection cut (no GOAWAY): Node destroys the client's session, and with it the
+    // stream and the two messages it held unread.
+    for (const socket of sockets) socket.destroy();
+    const end = await done;
+    expect(end.messages.length).toBe(1);
+    expect(end.status).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'Connection dropped', neverProcessed: false });
   });
 });
 
