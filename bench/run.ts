@@ -50,6 +50,7 @@ const { values: opt } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
     compare: { type: 'string' },
+    'compare-args': { type: 'string' },
     gateway: { type: 'string' },
     'no-scale-out': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
@@ -74,6 +75,9 @@ if (opt.help) {
   --cpu-prof DIR       run the gateway (the "gateway" path only) under node --cpu-prof, profiles written to DIR
   --compare CLI_JS     also run another build of the gateway (e.g. .tmp/bench-before/dist/cli.js) as
                        "gateway (before)" in every case, for same-run before/after ratios
+  --compare-args "..." the compared gateway's extra flags instead of --gateway-args: one build, two
+                       settings (e.g. --compare dist/cli.js --gateway-args "--upstream-client http2"
+                       --compare-args "--upstream-client grpc-js")
   --no-floor           skip the floor reference (bench/floor-proxy.ts: node:http + grpc-js, nothing else)
   --no-scale-out       skip bench/scale-out.ts's runScaleOut section
   --no-write           print only, do not write bench/results/
@@ -204,7 +208,7 @@ async function startGateway(
     '--shutdown-delay', '0',
     '--drain-timeout', '1s',
     ...extraArgs,
-    ...opt['gateway-args'].split(' ').filter(Boolean),
+    ...(id === BEFORE && opt['compare-args'] !== undefined ? opt['compare-args'] : opt['gateway-args']).split(' ').filter(Boolean),
   ];
   const svc = await Service.start(id, NODE, args, { quietStdout: true, cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;

@@ -105,7 +105,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
   const httpUrl = urlOf(http, config.tls ? 'https' : 'http');
   const adminUrl = admin ? urlOf(admin) : null;
-  logger.info({ listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name) }, 'gateway started');
+  logger.info(
+    { listen: httpUrl, admin: adminUrl, upstreams: pools.map((p) => p.name), upstreamClient: config.upstreamOptions.client },
+    'gateway started',
+  );
 
   let stopping: Promise<void> | null = null;
   // close() during a graceful shutdown: the delay and the drain end now.

@@ -123,6 +123,7 @@ export function buildConfig(r: ResolvedSettings, readFile: (path: string) => str
     },
     upstreamOptions: {
       balancer: r.one(S.balancer),
+      client: r.one(S.upstreamClient),
       connectTimeoutMs: r.one(S.connectTimeout),
       keepalivePingIntervalMs: r.one(S.upstreamKeepalive),
       keepalivePingTimeoutMs: r.one(S.upstreamKeepaliveTimeout),

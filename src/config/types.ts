@@ -24,6 +24,9 @@ export type OriginRule = '*' | string | RegExp;
 
 export type BalancerName = 'round-robin' | 'least-request';
 
+/** What speaks HTTP/2 to the Pods: grpc-js channels, or the gateway's own node:http2 client. */
+export type UpstreamClientName = 'grpc-js' | 'http2';
+
 export interface CorsConfig {
   allowOrigins: OriginRule[];
   allowCredentials: boolean;
@@ -71,6 +74,8 @@ export interface ListenerTlsConfig {
 
 export interface UpstreamOptions {
   balancer: BalancerName;
+  /** --upstream-client: grpc-js channels or the node:http2 transport (src/upstream/http2/). */
+  client: UpstreamClientName;
   /** How long a call waits for a READY endpoint before failing UNAVAILABLE. */
   connectTimeoutMs: number;
   /** HTTP/2 keepalive ping interval on upstream connections with calls in flight. */

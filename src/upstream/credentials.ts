@@ -5,10 +5,11 @@
 // change becomes new credentials, and every pool is told, so that each Pod gets a new connection
 // made with them while the old one drains (endpoint.ts renewConnections).
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { checkCertificates, checkPrivateKey, keyMatchesCertificate } from '../config/pem-files.js';
 import { PemFilesWatcher, type PemSet } from '../config/pem-watch.js';
 import type { UpstreamTlsConfig } from '../config/types.js';
+import { secureContextOf } from './http2/tls.js';
 import type { Logger } from './logger.js';
 
 type TlsFile = 'ca' | 'cert' | 'key';
@@ -30,6 +31,8 @@ function makeCredentials(tls: UpstreamTlsConfig | null): ChannelCredentials {
  */
 export class UpstreamCredentials {
   private credentials: ChannelCredentials;
+  /** The node:http2 client's equivalent of `credentials`, made at first use per generation. */
+  private context: SecureContext | undefined;
   private renewals = 0;
   private readonly users = new Set<CredentialUser>();
   private readonly watcher: PemFilesWatcher<TlsFile> | null = null;
@@ -58,6 +61,12 @@ export class UpstreamCredentials {
 
   get current(): ChannelCredentials {
     return this.credentials;
+  }
+
+  /** The TLS context of the node:http2 client (--upstream-client http2); null: plaintext. */
+  get secureContext(): SecureContext | null {
+    if (this.config === null) return null;
+    return (this.context ??= secureContextOf(this.config));
   }
 
   /** How many times they were replaced: a connection made with an older generation is stale. */
@@ -97,6 +106,7 @@ export class UpstreamCredentials {
       throw new Error(`they make no usable TLS context: ${(error as Error).message}`);
     }
     this.credentials = makeCredentials(config);
+    this.context = undefined;
     this.config = config;
     this.renewals++;
     for (const user of this.users) user.renewConnections();

@@ -1,18 +1,18 @@
-import { status as Status, type ChannelOptions } from '@grpc/grpc-js';
-import { Connection } from './connection.js';
+import { status as Status } from '@grpc/grpc-js';
+import type { PodConnection } from './attempt.js';
 import { checkHealth } from './health-check.js';
 import type { PodTls } from './tls.js';
 import { EXPECTS_TLS, lastConnectError, mayExpectTls, speaksTls, tlsFailureOf, type TlsFailure } from './tls-failure.js';
 import type { EndpointSnapshot, EndpointState } from './types.js';
 
 export interface EndpointSettings {
-  target: string;
+  /** Opens one more connection to the Pod (grpc-js or node:http2, as --upstream-client says). */
+  connect(onStateChange: () => void): PodConnection;
   /** The Pod's address, for the one TLS probe a plaintext connection that was cut may need. */
   host: string;
   port: number;
   /** The credentials of every channel (health checks ride the same channels). */
   tls: PodTls;
-  channelOptions: ChannelOptions;
   streamsPerConnection: number;
   maxConnectionsPerPod: number;
   /** 0: no active health checks. */
@@ -61,9 +61,9 @@ export class Endpoint {
   private leaving = false;
   private passing = true;
   private current: EndpointState = 'CONNECTING';
-  private readonly connections: Connection[] = [];
+  private readonly connections: PodConnection[] = [];
   /** Made with replaced credentials, out of use, closed when their last call ends. */
-  private readonly retiring = new Set<Connection>();
+  private readonly retiring = new Set<PodConnection>();
   private closed = false;
   private missedChecks = 0;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -122,14 +122,14 @@ export class Endpoint {
   }
 
   /** An attempt starts on `connection` (one of this Pod's, from pickConnection). */
-  attemptStarted(connection: Connection): void {
+  attemptStarted(connection: PodConnection): void {
     connection.attemptStarted();
     this.active++;
     this.attempts++;
   }
 
   /** The attempt ended with `code`. */
-  attemptEnded(connection: Connection, code: number): void {
+  attemptEnded(connection: PodConnection, code: number): void {
     connection.attemptEnded();
     this.active--;
     if (FAILURE_CODES.has(code)) this.failed++;
@@ -161,7 +161,7 @@ export class Endpoint {
     }
   }
 
-  private forget(connection: Connection): Connection {
+  private forget(connection: PodConnection): PodConnection {
     this.connections.splice(this.connections.indexOf(connection), 1);
     return connection;
   }
@@ -191,10 +191,9 @@ export class Endpoint {
     if (!this.closed) this.scheduleHealthCheck();
   }
 
-  private open(): Connection {
-    const s = this.settings;
-    const connection = new Connection(s.target, s.tls.credentials, s.channelOptions, () => this.refreshState());
-    connection.generation = s.tls.generation;
+  private open(): PodConnection {
+    const connection = this.settings.connect(() => this.refreshState());
+    connection.generation = this.settings.tls.generation;
     this.connections.push(connection);
     this.refreshState();
     return connection;
@@ -220,7 +219,7 @@ export class Endpoint {
     }
   }
 
-  /** Asks grpc-js why the connection failed; reports it when TLS is why, once per failure streak. */
+  /** Asks the connection why it failed; reports it when TLS is why, once per failure streak. */
   private async diagnose(): Promise<void> {
     const connection = this.connections.find((c) => c.state === 'TRANSIENT_FAILURE');
     if (!connection || this.tlsProblem) return;
@@ -238,8 +237,8 @@ export class Endpoint {
   }
 
   /** The least-loaded READY connection; opens another one when all are at the stream threshold. */
-  pickConnection(): Connection | undefined {
-    let best: Connection | undefined;
+  pickConnection(): PodConnection | undefined {
+    let best: PodConnection | undefined;
     for (const c of this.connections) {
       if (c.state === 'READY' && (!best || c.inFlight < best.inFlight)) best = c;
     }

@@ -1,4 +1,5 @@
-import { Metadata, status as Status, type Channel, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { AttemptFactory } from './attempt.js';
 
 /**
  * Active health checking, the gRPC way: a grpc.health.v1.Health/Check call (service "") sent
@@ -66,7 +67,7 @@ export function verdictOf(status: StatusObject, response: Buffer | null): Health
 }
 
 /** One health check over `channel`, bounded by timeoutMs. Never rejects. */
-export function checkHealth(channel: Channel, timeoutMs: number): Promise<HealthVerdict> {
+export function checkHealth(channel: AttemptFactory, timeoutMs: number): Promise<HealthVerdict> {
   return new Promise((resolve) => {
     let response: Buffer | null = null;
     const call = channel.createCall(HEALTH_CHECK_METHOD, Date.now() + timeoutMs, null, null, null);

@@ -3,10 +3,7 @@
 // until the call ends — up to a per-call limit (gRPC's retry design, gRFC A6, calls it the
 // retry buffer): past it, messages are let go as soon as the Pod's connection has taken them,
 // and the call can no longer be retried.
-import type { Channel } from '@grpc/grpc-js';
-
-/** grpc-js's low-level call (not exported by name): no interceptors, no (de)serializers. */
-export type Call = ReturnType<Channel['createCall']>;
+import type { Attempt } from './attempt.js';
 
 export class Outbox {
   /** The messages kept, oldest first; `log[0]` is message number `dropped`. */
@@ -16,7 +13,7 @@ export class Outbox {
   private overLimit = false;
   private ended = false;
   /** The attempt being fed, the number of the next message it gets, and whether one is on its way. */
-  private target: Call | null = null;
+  private target: Attempt | null = null;
   private next = 0;
   private writing = false;
   private halfClosed = false;
@@ -57,7 +54,7 @@ export class Outbox {
   }
 
   /** A new attempt: it gets the request from its first message (the caller checked `replayable`). */
-  attach(call: Call): void {
+  attach(call: Attempt): void {
     this.target = call;
     this.next = this.dropped;
     this.writing = false;
@@ -71,7 +68,7 @@ export class Outbox {
   }
 
   /**
-   * grpc-js takes one message at a time: the next is sent from the previous one's callback.
+   * The attempt takes one message at a time: the next is sent from the previous one's callback.
    * The last message of an ended request goes with the half-close at once, as grpc-js's own
    * clients do, so a unary request leaves in one DATA frame.
    */
@@ -96,7 +93,7 @@ export class Outbox {
     }
   }
 
-  private written(call: Call): void {
+  private written(call: Attempt): void {
     // A callback of an attempt that has ended since: the next attempt starts over.
     if (call !== this.target) return;
     this.writing = false;

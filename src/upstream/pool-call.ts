@@ -1,7 +1,7 @@
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
-import type { Connection } from './connection.js';
+import type { Attempt, PodConnection } from './attempt.js';
 import type { Endpoint } from './endpoint.js';
-import { Outbox, type Call } from './outbox.js';
+import { Outbox } from './outbox.js';
 import { backoffMs, coversMethod, neverProcessed, serverPushback, type RetryPolicy } from './retry/index.js';
 import { clientStatus, gatewayStatus } from './status-text.js';
 import type { CallListener, CallRequest, StreamCallRequest, UpstreamStreamCall } from './types.js';
@@ -56,10 +56,10 @@ export interface CallHost {
  * so far is still at hand (./outbox.ts).
  */
 export class PoolCall implements UpstreamStreamCall {
-  private call: Call | null = null;
+  private call: Attempt | null = null;
   private place: CallPlace = 'new';
   private endpoint: Endpoint | null = null;
-  private connection: Connection | null = null;
+  private connection: PodConnection | null = null;
   private readonly outbox: Outbox;
   private tried: Set<Endpoint> | undefined;
   private transparentRetries = 0;

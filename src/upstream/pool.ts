@@ -1,7 +1,7 @@
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamOptions } from '../config/types.js';
 import { createBalancer, type Balancer } from './balancer/index.js';
-import { channelOptions, grpcTarget } from './connection.js';
+import { connectorFactory, type Connector } from './connector.js';
 import type { CredentialUser, UpstreamCredentials } from './credentials.js';
 import { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
@@ -64,7 +64,7 @@ export class PodPool implements Upstream, CallHost, CredentialUser {
   private readonly active = new Map<Endpoint, Set<PoolCall>>();
   private readonly drainTimers = new Map<Endpoint, NodeJS.Timeout>();
   private readonly balancer: Balancer<Endpoint>;
-  private readonly channelOptions;
+  private readonly connectorFor: (host: string, port: number) => Connector;
   private readonly tls: PodTls;
   private totalInFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -80,12 +80,12 @@ export class PodPool implements Upstream, CallHost, CredentialUser {
     };
     this.retryBudget = new RetryBudget(settings.options.retryPolicy?.budgetPercent ?? 20);
     this.balancer = createBalancer<Endpoint>(settings.options.balancer, settings.options.preferZone);
-    this.channelOptions = channelOptions({
+    this.tls = new PodTls(settings.target, settings.options.tls, settings.credentials);
+    this.connectorFor = connectorFactory(settings.options.client, this.tls, {
       keepalivePingIntervalMs: settings.options.keepalivePingIntervalMs,
       keepalivePingTimeoutMs: settings.options.keepalivePingTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
     });
-    this.tls = new PodTls(settings.target, settings.options.tls, settings.credentials);
   }
 
   start(): void {
@@ -136,11 +136,10 @@ export class PodPool implements Upstream, CallHost, CredentialUser {
     const endpoint = new Endpoint(
       key,
       {
-        target: grpcTarget(address.host, address.port),
+        connect: this.connectorFor(address.host, address.port),
         host: address.host,
         port: address.port,
         tls: this.tls,
-        channelOptions: this.tls.channelOptions(this.channelOptions, address.port),
         streamsPerConnection: o.streamsPerConnection,
         maxConnectionsPerPod: o.maxConnectionsPerPod,
         healthCheckIntervalMs: o.healthCheckIntervalMs,

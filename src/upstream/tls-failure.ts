@@ -5,7 +5,8 @@
 // call fails at once, without touching the network, so asking costs nothing.
 // test/unit/upstream/tls-failure.test.ts pins every case against real grpc-js servers.
 import { connect as tlsConnect } from 'node:tls';
-import { Metadata, type Channel, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, type StatusObject } from '@grpc/grpc-js';
+import type { AttemptFactory } from './attempt.js';
 import { HEALTH_CHECK_METHOD } from './health-check.js';
 import { NO_CONNECTION_PREFIX } from './retry/index.js';
 import { NO_READY_BACKEND } from './status-text.js';
@@ -50,7 +51,7 @@ const CLOSED_BEFORE_HTTP2 = 'Failed to connect';
  * The last connection error of `channel`, as grpc-js words it, or null when the channel is not
  * failing (its pick did not fail with "No connection established"). Never rejects.
  */
-export function lastConnectError(channel: Channel, timeoutMs = 1000): Promise<string | null> {
+export function lastConnectError(channel: AttemptFactory, timeoutMs = 1000): Promise<string | null> {
   return new Promise((resolve) => {
     // A health check: if the channel has just connected after all, the Pod answers it like any other.
     const call = channel.createCall(HEALTH_CHECK_METHOD, Date.now() + timeoutMs, null, null, null);

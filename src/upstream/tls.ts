@@ -6,6 +6,7 @@
 // the given name as SNI and checks it instead (channel-credentials.js getConnectionOptions), and
 // `grpc.default_authority` makes the :authority header agree with it, as a client that dialled the
 // Service by name would send.
+import type { SecureContext } from 'node:tls';
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { TargetSpec, UpstreamTlsConfig } from '../config/types.js';
 import { UpstreamCredentials } from './credentials.js';
@@ -57,6 +58,11 @@ export class PodTls {
 
   get generation(): number {
     return this.source.generation;
+  }
+
+  /** The node:http2 client's TLS context (--upstream-client http2) for new connections; null: plaintext. */
+  get secureContext(): SecureContext | null {
+    return this.source.secureContext;
   }
 
   /** `base`, plus what makes a channel to a Pod on `port` send the server name as SNI, verify it and use it as :authority. */

@@ -15,6 +15,7 @@ import { nodeClient } from '../support/clients.js';
 import { spawnGateway, waitForStatus, type GatewayProcess } from '../support/gateway-process.js';
 import { freePort } from '../support/ports.js';
 import { parseExposition, waitFor, type Exposition } from '../unit/admin/harness.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 const ECHO_PATH = '/echo.v1.EchoService/Echo';
 /** EchoRequest { message = "hi" } as one gRPC-Web frame. */
@@ -41,7 +42,7 @@ afterEach(async () => {
 async function gateway(flags: string[]): Promise<{ g: Gateway; pod: EchoPod; logs: string[] }> {
   pod = await startEchoPod({ host: '127.0.0.2', port: 0 });
   const args = ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--shutdown-delay', '0s', '--upstream', pod.address, ...flags];
-  const result = loadConfig(args, {});
+  const result = loadConfig(args, testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
@@ -428,7 +429,7 @@ describe('metrics a client cannot blow up', () => {
     pod = await startEchoPod({ host: '127.0.0.2', port: 0 });
     const result = loadConfig(
       ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--route', `/echo.v1.EchoService/=${pod.address}`],
-      {},
+      testGatewayEnv(),
     );
     if (!('config' in result)) throw new Error('not a config');
     gw = await startGateway(result.config, { logger: false });

@@ -19,6 +19,7 @@ import {
 import { NODE_CLIENTS, fromB64, nodeClient, type EchoClient } from '../support/clients.js';
 import { freePort } from '../support/ports.js';
 import { until } from '../support/until.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 const OK = 0;
 const DEADLINE_EXCEEDED = 4;
@@ -46,7 +47,7 @@ let page: Page | undefined;
 let site: Awaited<ReturnType<typeof servePage>> | undefined;
 
 async function gateway(...flags: string[]): Promise<Gateway> {
-  const loaded = loadConfig(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...flags], {});
+  const loaded = loadConfig(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...flags], testGatewayEnv());
   if (!('config' in loaded)) throw new Error('loadConfig returned no config');
   return startGateway(loaded.config, { logger: false });
 }

@@ -7,6 +7,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { nodeClient } from '../support/clients.js';
 import { spawnPod, type PodProcess } from '../support/pod-process.js';
 import { freePort } from '../support/ports.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let pods: PodProcess[] = [];
 let gw: Gateway | null = null;
@@ -39,7 +40,7 @@ describe('active health checks (interval 300ms, timeout 300ms)', { timeout: 180_
         '--upstream', pods.map((p) => p.address).join(','),
         '--health-check-interval', '300ms', '--health-check-timeout', '300ms',
       ],
-      {},
+      testGatewayEnv(),
     );
     if (!('config' in result)) throw new Error('config');
     gw = await startGateway(result.config, { logger: false });

@@ -9,13 +9,14 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { NODE_CLIENTS, nodeClient } from '../support/clients.js';
 import { h2cFetch, type H2cFetch } from '../support/h2c-fetch.js';
 import { until } from '../support/until.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let pod: EchoPod;
 let gw: Gateway;
 let h2c: H2cFetch;
 
 async function startGw(flags: string[]): Promise<Gateway> {
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   const g = await startGateway(result.config, { logger: false });
   for (let i = 0; i < 500 && !g.pools[0]!.isReady(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -158,7 +159,7 @@ describe('over h2c, as over HTTP/1.1', () => {
 
 describe('graceful stop over HTTP/2', () => {
   it('sends GOAWAY: a stream already open finishes, the connection takes no new one, the stop ends with the stream', async () => {
-    const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--shutdown-delay', '0', '--drain-timeout', '20s'], {});
+    const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--shutdown-delay', '0', '--drain-timeout', '20s'], testGatewayEnv());
     if (!('config' in result)) throw new Error('not a config');
     const g = await startGateway(result.config, { logger: false });
     const own = h2cFetch();

@@ -6,6 +6,7 @@ import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { nodeClient } from '../support/clients.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let pod: EchoPod | null = null;
 let gw: Gateway | null = null;
@@ -18,7 +19,7 @@ afterEach(async () => {
 
 async function gateway(flags: string[]): Promise<Gateway> {
   pod = await startEchoPod({ host: '127.0.0.2', port: 0 });
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   gw = await startGateway(result.config, { logger: false });
   for (let i = 0; i < 200 && !gw.pools[0]!.isReady(); i++) await new Promise((r) => setTimeout(r, 10));

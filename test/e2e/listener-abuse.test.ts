@@ -17,13 +17,14 @@ import { nodeClient } from '../support/clients.js';
 import { h2cFetch, type H2cFetch } from '../support/h2c-fetch.js';
 import { ERROR, FLAG, FRAME, emptySettings, frame, goawayCode, grpcWebHeaders, headerBlock, parseFrames, ping, rawH2c, rstStream, type RawH2 } from '../support/h2-frames.js';
 import { makeCa, makeCert } from '../support/tls.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let pod: EchoPod;
 const gateways: Gateway[] = [];
 let h2c: H2cFetch;
 
 async function start(flags: string[]): Promise<Gateway> {
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   const gw = await startGateway(result.config, { logger: false });
   gateways.push(gw);

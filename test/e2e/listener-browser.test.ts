@@ -14,6 +14,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { browserClient, launchBrowser, openApp, requireBrowser, servePage } from '../support/browser.js';
 import { expectCallsCarriedBy } from '../support/carried-by.js';
 import { makeCa, makeCert } from '../support/tls.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 requireBrowser();
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const ca = await makeCa(dir);
   const cert = await makeCert(ca, { cn: 'gateway', sans: ['127.0.0.1'] });
   pod = await startEchoPod({ host: '127.0.0.2', port: 0 });
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--tls-cert', cert.cert, '--tls-key', cert.key], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--tls-cert', cert.cert, '--tls-key', cert.key], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   gw = await startGateway(result.config, { logger: pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) }) });
   site = await servePage();

@@ -20,6 +20,7 @@ import { presentedSerial, tlsFetch, type TlsFetch } from '../support/tls-clients
 import { SecretDir } from '../support/secret-dir.js';
 import { makeCa, makeCert, type TestCa, type TestCert } from '../support/tls.js';
 import { until } from '../support/until.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let dir: string;
 let ca: TestCa;
@@ -47,7 +48,7 @@ interface Started {
 }
 
 async function startTls(cert: string, key: string, flags: string[] = []): Promise<Started> {
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--tls-cert', cert, '--tls-key', key, ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--tls-cert', cert, '--tls-key', key, ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });

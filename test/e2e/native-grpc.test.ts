@@ -20,6 +20,7 @@ import { ERROR, FLAG, FRAME, frame, goawayCode, headerBlock, rawH2c, rstStream }
 import { startStreamPod, type StreamPod } from '../support/stream-pod.js';
 import { makeCa, makeCert } from '../support/tls.js';
 import { until } from '../support/until.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -28,7 +29,7 @@ afterEach(async () => {
 
 async function gatewayOver(address: string, flags: string[] = []): Promise<Gateway> {
   const admin = flags.includes('--admin') ? [] : ['--admin', 'off'];
-  const result = loadConfig(['--listen', '127.0.0.1:0', ...admin, '--upstream', address, '--log-level', 'warn', ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', ...admin, '--upstream', address, '--log-level', 'warn', ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   const gw = await startGateway(result.config, { logger: false });
   cleanups.push(() => gw.close());

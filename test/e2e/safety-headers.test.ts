@@ -11,6 +11,7 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { browserUnary, launchBrowser, requireBrowser, servePage } from '../support/browser.js';
 import { nodeClient } from '../support/clients.js';
 import { startMetadataPod, type MetadataPod } from '../support/metadata-pod.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 // Part of the suite, never skipped: without Chromium this file fails with how to install it.
 requireBrowser();
@@ -38,7 +39,7 @@ afterEach(async () => {
 });
 
 async function gateway(...flags: string[]): Promise<Gateway> {
-  const loaded = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], {});
+  const loaded = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, ...flags], testGatewayEnv());
   if (!('config' in loaded)) throw new Error('loadConfig returned no config');
   const g = await startGateway(loaded.config, { logger: false });
   gateways.push(g);

@@ -9,6 +9,7 @@ import { nodeClient } from '../support/clients.js';
 import { h2cFetch } from '../support/h2c-fetch.js';
 import { freePort } from '../support/ports.js';
 import { until } from '../support/until.js';
+import { testGatewayEnv } from '../support/upstream-options.js';
 
 let pod: EchoPod | null = null;
 let gw: Gateway | null = null;
@@ -19,7 +20,7 @@ afterEach(async () => {
 });
 
 async function start(upstream: string, flags: string[] = []): Promise<Gateway> {
-  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', upstream, ...flags], {});
+  const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', upstream, ...flags], testGatewayEnv());
   if (!('config' in result)) throw new Error('not a config');
   gw = await startGateway(result.config, { logger: false });
   return gw;
@@ -75,7 +76,7 @@ describe('health on the serving port', () => {
 
   it('/readyz turns 503 the moment a graceful stop begins, while calls are still served; also with --admin off', async () => {
     pod = await startEchoPod({ host: '127.0.0.2', port: 0 });
-    const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--shutdown-delay', '3s'], {});
+    const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--shutdown-delay', '3s'], testGatewayEnv());
     if (!('config' in result)) throw new Error('not a config');
     const g = (gw = await startGateway(result.config, { logger: false }));
     await until(() => g.pools[0]!.isReady(), 5_000);

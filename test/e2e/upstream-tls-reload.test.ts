@@ -57,9 +57,11 @@ async function mtlsPod(host: string, port: number, clientCas: TestCa[]): Promise
 
 const identity = (b: Buffer): Buffer => b;
 
-describe('upstream certificate reload', () => {
+// Both upstream clients: grpc-js takes new credentials per Channel, the node:http2 one a new
+// secure context per session (credentials.ts makes both).
+describe.each(['grpc-js', 'http2'])('upstream certificate reload (--upstream-client %s)', (upstreamClient) => {
   it('a rotated client certificate (..data swap) reaches every Pod under load: none failed, none sent twice, old connections drained', async () => {
-    const secret = new SecretDir(join(dir, 'secret'));
+    const secret = new SecretDir(join(dir, `secret-${upstreamClient}`));
     await secret.init(client1);
     const port = await freePort();
     // Pod A accepts both CAs (a rotation in progress); Pod B only the new one, so until the
@@ -73,6 +75,7 @@ describe('upstream certificate reload', () => {
       '--upstream', `127.0.0.2:${port},127.0.0.3:${port}`,
       '--upstream-ca', serverCa.cert, '--upstream-server-name', POD_NAME,
       '--upstream-cert', secret.cert, '--upstream-key', secret.key,
+      '--upstream-client', upstreamClient,
     ];
     const result = loadConfig(flags, {});
     if (!('config' in result)) throw new Error('not a config');

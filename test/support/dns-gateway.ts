@@ -2,6 +2,7 @@
 // and the view of its Pods the balancing tests wait on.
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
+import { testGatewayEnv } from './upstream-options.js';
 
 export interface DnsGatewayOptions {
   /** Headless Service name, e.g. "echo1.test.svc.cluster.local". */
@@ -24,7 +25,7 @@ export async function startDnsGateway(o: DnsGatewayOptions): Promise<Gateway> {
       '--log-level', 'warn',
       ...(o.extra ?? []),
     ],
-    {},
+    testGatewayEnv(),
   );
   if (!('config' in result)) throw new Error('loadConfig gave no config');
   return startGateway(result.config, { logger: false });

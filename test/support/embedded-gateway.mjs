@@ -24,7 +24,9 @@ function watchdog() {
   }, WATCHDOG_MS).unref();
 }
 
-const result = loadConfig(JSON.parse(process.argv[2] ?? '[]'), {});
+// Only GWG_UPSTREAM_CLIENT passes (test/support/upstream-options.ts testGatewayEnv says why).
+const env = process.env.GWG_UPSTREAM_CLIENT ? { GWG_UPSTREAM_CLIENT: process.env.GWG_UPSTREAM_CLIENT } : {};
+const result = loadConfig(JSON.parse(process.argv[2] ?? '[]'), env);
 if (!('config' in result)) throw new Error('expected gateway flags');
 
 let gateway;

@@ -3,6 +3,9 @@ import type { UpstreamOptions } from '../../src/config/types.js';
 
 export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamOptions => ({
   balancer: 'round-robin',
+  // GWG_UPSTREAM_CLIENT=http2 runs the pool tests over the node:http2 client, as it makes every
+  // gateway the e2e tests spawn use it.
+  client: process.env.GWG_UPSTREAM_CLIENT === 'http2' ? 'http2' : 'grpc-js',
   connectTimeoutMs: 2000,
   keepalivePingIntervalMs: 30_000,
   keepalivePingTimeoutMs: 10_000,
@@ -18,3 +21,10 @@ export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamO
   preferZone: null,
   ...o,
 });
+
+/**
+ * The environment the e2e tests' embedded gateways load their Config with: empty, so a developer's
+ * own GWG_* variables never leak in, except GWG_UPSTREAM_CLIENT, which runs them over the http2 client.
+ */
+export const testGatewayEnv = (): NodeJS.ProcessEnv =>
+  process.env.GWG_UPSTREAM_CLIENT ? { GWG_UPSTREAM_CLIENT: process.env.GWG_UPSTREAM_CLIENT } : {};

@@ -21,10 +21,21 @@ export const NO_CONNECTION_PREFIX = 'No connection established';
 export const STREAM_REFUSED = 'Stream refused by server';
 
 /**
- * True when the attempt never reached the Pod's application: nothing came back (`received`
- * false: no headers, no message) and grpc-js says no stream was ever processed.
+ * A status as a transport that knows the answer reports it: the gateway's node:http2 client
+ * (../http2/) sets `neverProcessed` on every status it makes up, from HTTP/2 facts (no session,
+ * a stream never created, RST_STREAM(REFUSED_STREAM), a stream above GOAWAY's last-stream-id),
+ * so no wording is read. grpc-js leaves it undefined.
  */
-export function neverProcessed(status: StatusObject, received: boolean): boolean {
+export interface AttemptStatus extends StatusObject {
+  neverProcessed?: boolean;
+}
+
+/**
+ * True when the attempt never reached the Pod's application: nothing came back (`received`
+ * false: no headers, no message) and the transport says no stream was ever processed.
+ */
+export function neverProcessed(status: AttemptStatus, received: boolean): boolean {
   if (received || status.code !== Status.UNAVAILABLE) return false;
+  if (status.neverProcessed !== undefined) return status.neverProcessed;
   return status.details === STREAM_REFUSED || status.details.startsWith(NO_CONNECTION_PREFIX);
 }

@@ -58,6 +58,7 @@ describe('defaults', () => {
       },
       upstreamOptions: {
         balancer: 'round-robin',
+        client: 'grpc-js',
         connectTimeoutMs: 5000,
         keepalivePingIntervalMs: 300_000,
         keepalivePingTimeoutMs: 20_000,
@@ -149,6 +150,8 @@ describe('every flag reaches its field', () => {
       '20',
       '--balancer',
       'least-request',
+      '--upstream-client',
+      'http2',
       '--connect-timeout',
       '1s',
       '--upstream-keepalive',
@@ -217,6 +220,7 @@ describe('every flag reaches its field', () => {
     });
     expect(c.upstreamOptions).toEqual({
       balancer: 'least-request',
+      client: 'http2',
       connectTimeoutMs: 1000,
       keepalivePingIntervalMs: 60_000,
       keepalivePingTimeoutMs: 3000,
@@ -424,6 +428,7 @@ describe('errors name the setting in one line', () => {
     [[...UP, '--max-headers', '0'], {}, /^--max-headers: .*too small/],
     [[...UP, '--max-retries', '-1'], {}, /^--max-retries: /],
     [[...UP, '--balancer', 'random'], {}, "--balancer: 'random' is not one of round-robin, least-request"],
+    [[...UP, '--upstream-client', 'grpc'], {}, "--upstream-client: 'grpc' is not one of grpc-js, http2"],
     [[...UP, '--dns-family', 'ipv5'], {}, "--dns-family: 'ipv5' is not one of any, ipv4, ipv6"],
     [[...UP, '--log-level', 'loud'], {}, /^--log-level: 'loud' is not one of fatal, error/],
     [[...UP, '--connect-timeout', '0'], {}, /^--connect-timeout: .*greater than 0/],
