@@ -5,7 +5,7 @@
 // change becomes new credentials, and every pool is told, so that each Pod gets a new connection
 // made with them while the old one drains (endpoint.ts renewConnections).
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { checkCertificates, checkPrivateKey, keyMatchesCertificate } from '../config/pem-files.js';
 import { PemFilesWatcher, type PemSet } from '../config/pem-watch.js';
 import type { UpstreamTlsConfig } from '../config/types.js';
@@ -100,13 +100,15 @@ export class UpstreamCredentials {
       if (!keyMatchesCertificate(cert, key)) throw new Error(`'${key.path}' is not the key of the certificate in '${cert.path}'`);
     }
     const config: UpstreamTlsConfig = { ...this.config!, ca: next.ca ?? this.config!.ca, cert: next.cert ?? null, key: next.key ?? null };
+    let context: SecureContext;
     try {
-      createSecureContext({ ca: config.ca ?? undefined, cert: config.cert ?? undefined, key: config.key ?? undefined });
+      // The context the http2 client will use: making it is also the check that the set is usable.
+      context = secureContextOf(config);
     } catch (error) {
       throw new Error(`they make no usable TLS context: ${(error as Error).message}`);
     }
     this.credentials = makeCredentials(config);
-    this.context = undefined;
+    this.context = context;
     this.config = config;
     this.renewals++;
     for (const user of this.users) user.renewConnections();
