@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClientHttp2Stream } from 'node:http2';
 import { queryObjects, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { nodeClient } from '../support/clients.js';
@@ -29,6 +29,14 @@ let h2c: H2cFetch;
 beforeAll(async () => {
   pod = await spawnPod('127.0.0.2', 0);
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+});
+afterAll(async () => {
+  await pod?.stop();
+  vi.useRealTimers();
+});
+
+// A gateway and a client connection of its own per test: what one test leaves alive is not counted in another's.
+beforeEach(async () => {
   // The defaults that matter here: --request-timeout 60s, so every gRPC-Web stream is watched for
   // its deadline, and --headers-timeout 30s, so that watch is swept every 5 s.
   const result = loadConfig(['--listen', '127.0.0.1:0', '--admin', 'off', '--upstream', pod.address, '--log-level', 'warn'], testGatewayEnv());
@@ -37,11 +45,9 @@ beforeAll(async () => {
   expect(await until(() => gw.pools[0]!.isReady(), 10_000)).toBe(true);
   h2c = h2cFetch();
 });
-afterAll(async () => {
-  h2c?.close();
-  await gw?.close();
-  await pod?.stop();
-  vi.useRealTimers();
+afterEach(async () => {
+  h2c.close();
+  await gw.close();
 });
 
 /**
