@@ -1,7 +1,10 @@
-// One native gRPC call over HTTP/2, passed through: request DATA → length-prefixed messages →
-// the upstream call, each message as it arrives; the Pod's messages → DATA as they arrive; its
-// status → real HTTP/2 trailers (or trailers-only when no message came). Every call type works
-// the same way: unary and server streaming are simply streams of one request message.
+// One native gRPC call over HTTP/2, passed through. Where the Pods' client allows (http2) and
+// the call does not compress, byte for byte: request DATA goes to the Pod's stream as it came and
+// the Pod's DATA back as it came, the gateway reading only the 5-byte prefixes (size, flags).
+// Otherwise request DATA → length-prefixed messages (inflated if compressed) → the upstream call,
+// each message as it arrives, and the Pod's messages → DATA as they arrive. Either way its status
+// → real HTTP/2 trailers (or trailers-only when nothing came). Every call type works the same
+// way: unary and server streaming are simply streams of one request message.
 import { status as Status, type Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -10,19 +13,18 @@ import {
   ACCEPTED_ENCODINGS,
   FLAG_COMPRESSED,
   FRAME_HEADER_BYTES,
+  compressedMessageRule,
   type Frame,
   FrameDecoder,
   FrameError,
-  encodeGrpcMessage,
-  encodeMessageFrame,
-  frameHeader,
-  isForwardableResponseHeader,
+  FrameScanner,
   type MessageEncoding,
 } from '../protocol/index.js';
 import type { CallListener, UpstreamStreamCall } from '../upstream/types.js';
 import type { AdmittedCall } from './admission.js';
 import { recordCall } from './call-record.js';
 import type { ExchangeSettings } from './exchange.js';
+import { endAnswer, writeMessage } from './native-answer.js';
 import { responseHeaderBlock } from './response-headers.js';
 import { CallShare } from './call-share.js';
 import { compressedMessageEncoding, inflateMessage, type MessageRefusal } from './message-inflate.js';
@@ -40,12 +42,12 @@ export interface NativeExchangeInit extends AdmittedCall {
   baseHeaders: OutgoingHttpHeaders;
 }
 
-/** Above this size a message is written after its 5-byte header instead of copied behind it. */
-const COPY_LIMIT = 16 * 1024;
-
 export class NativeExchange implements CallListener {
   private readonly started = performance.now();
-  private readonly frames: FrameDecoder;
+  /** Byte passthrough: request DATA goes to the Pod as it came, only its prefixes read (scanner). */
+  private readonly scanner: FrameScanner | null;
+  /** Otherwise the request is cut into messages (each may be inflated) and the Pod frames them again. */
+  private readonly frames: FrameDecoder | null;
   private call: UpstreamStreamCall | null = null;
   /** Decoded request frames the upstream call has not taken yet, and their bytes. */
   private readonly queue: Frame[] = [];
@@ -66,7 +68,11 @@ export class NativeExchange implements CallListener {
   private bytesOut = 0;
 
   constructor(private readonly x: NativeExchangeInit) {
-    this.frames = new FrameDecoder(x.settings.maxMessageBytes);
+    const max = x.settings.maxMessageBytes;
+    // Calls that compress keep the message path: the gateway inflates, since not every Pod can (README "Native gRPC").
+    const passthrough = x.upstream.passthrough === true && compressedMessageRule(x.req.headers['grpc-encoding']) === 'missing';
+    this.scanner = passthrough ? new FrameScanner(max) : null;
+    this.frames = passthrough ? null : new FrameDecoder(max);
     this.share = new CallShare(x.settings.bounds);
   }
 
@@ -94,7 +100,8 @@ export class NativeExchange implements CallListener {
     // While the first message is being inflated, the call waits for it: if it cannot be
     // inflated, the refused call never reaches a Pod.
     if (this.finished || this.call !== null || this.inflating) return;
-    this.call = this.x.upstream.callStream({ method: this.x.method, metadata: this.x.metadata, deadline: this.x.deadline }, this);
+    const { method, metadata, deadline } = this.x;
+    this.call = this.x.upstream.callStream({ method, metadata, deadline, framed: this.scanner !== null }, this);
   };
 
   // ---- request side -------------------------------------------------------------------
@@ -105,9 +112,13 @@ export class NativeExchange implements CallListener {
       this.refuse(Status.RESOURCE_EXHAUSTED, 'the gateway is buffering too many request bytes; retry later', 'max_buffered_request_bytes');
       return;
     }
+    if (this.scanner !== null) {
+      this.passOn(chunk);
+      return;
+    }
     let frames;
     try {
-      frames = this.frames.push(chunk);
+      frames = this.frames!.push(chunk);
     } catch (error) {
       this.rejectFrame(error);
       return;
@@ -128,10 +139,29 @@ export class NativeExchange implements CallListener {
     this.pump();
   };
 
+  /** Byte passthrough: the chunk goes to the Pod as it is once its prefixes passed. */
+  private passOn(chunk: Buffer): void {
+    let flags: number;
+    try {
+      flags = this.scanner!.scan(chunk);
+    } catch (error) {
+      this.rejectFrame(error);
+      return;
+    }
+    if ((flags & FLAG_COMPRESSED) !== 0) {
+      // Passthrough is only for calls without a grpc-encoding: nothing says how this one inflates.
+      this.refuseMessage(compressedMessageEncoding(this.x.req) as MessageRefusal);
+      return;
+    }
+    this.queue.push({ flags: 0, data: chunk });
+    this.queuedBytes += chunk.length;
+    this.pump();
+  }
+
   private readonly onRequestEnd = (): void => {
     if (this.finished) return;
     try {
-      this.frames.end();
+      (this.scanner ?? this.frames!).end();
     } catch (error) {
       this.rejectFrame(error);
       return;
@@ -191,7 +221,7 @@ export class NativeExchange implements CallListener {
   private readonly onSent = (): void => {
     this.sending = false;
     // What is still reserved is what is held here and in the upstream's retry buffer.
-    this.share.keep(this.frames.pending + this.queuedBytes + this.call!.heldBytes);
+    this.share.keep((this.frames?.pending ?? 0) + this.queuedBytes + this.call!.heldBytes);
     this.pump();
   };
 
@@ -231,13 +261,14 @@ export class NativeExchange implements CallListener {
     const { res } = this.x;
     if (!res.headersSent) res.writeHead(200, this.headerBlock());
     let more: boolean;
-    if (message.length > COPY_LIMIT) {
-      res.write(frameHeader(0, message.length));
+    if (this.scanner !== null) {
+      // Passthrough: the Pod's DATA as it came, prefixes included (read by the http2 client).
       more = res.write(message);
+      this.bytesOut += message.length;
     } else {
-      more = res.write(encodeMessageFrame(message));
+      more = writeMessage(res, message);
+      this.bytesOut += FRAME_HEADER_BYTES + message.length;
     }
-    this.bytesOut += FRAME_HEADER_BYTES + message.length;
     // The next message is read from the Pod only once the client has taken this one.
     if (more) this.call!.requestNext();
     else res.once('drain', this.onDrain);
@@ -255,24 +286,8 @@ export class NativeExchange implements CallListener {
     }
     this.finished = true;
     const { res } = this.x;
-    const fields: OutgoingHttpHeaders = { 'grpc-status': String(status.code) };
-    // grpc-js reports "OK" as the details of every success: no need to send it.
-    if (status.code !== Status.OK && status.details) fields['grpc-message'] = encodeGrpcMessage(status.details);
-    const trailing = status.metadata.toHttp2Headers();
-    if (res.stream.destroyed) {
-      // Reset between the last check and now: nothing can be said any more.
-    } else if (!res.headersSent) {
-      // Trailers-only: one HEADERS frame that ends the stream (Node's compatibility response
-      // would send the headers and an empty trailer block apart, which clients read as no status).
-      const headers = this.headerBlock(status.metadata);
-      res.stream.respond({ ...headers, ...fields, ':status': 200 }, { endStream: true });
-    } else {
-      for (const name in trailing) {
-        if (isForwardableResponseHeader(name) && trailing[name] !== undefined) fields[name] = trailing[name];
-      }
-      res.addTrailers(fields);
-      res.end();
-    }
+    // Trailers-only when nothing was sent: the trailing metadata rides in the only headers.
+    endAnswer(res, status, res.headersSent ? null : this.headerBlock(status.metadata));
     this.logCall(status.code, status.details, endpoint, note);
   }
 

@@ -9,3 +9,4 @@ export * from './headers.js';
 export * from './timeout.js';
 export * from './http-headers-param.js';
 export * from './browser-headers.js';
+export * from './frame-scanner.js';

@@ -21,6 +21,11 @@ export interface Attempt {
   startRead(): void;
   cancelWithStatus(code: number, details: string): void;
   getPeer(): string;
+  /**
+   * Before start: from now on a "message" both ways is length-prefixed bytes as they came, cut
+   * anywhere (StreamCallRequest.framed). Only the http2 client has it.
+   */
+  passThrough?(): void;
 }
 
 /** Makes attempts: grpc-js's Channel fits as it is. */

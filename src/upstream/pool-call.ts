@@ -120,6 +120,7 @@ export class PoolCall implements UpstreamStreamCall {
     this.moveTo(endpoint);
     const call = connection.channel.createCall(this.request.method, this.request.deadline, null, null, null);
     this.call = call;
+    if (this.request.framed) call.passThrough!();
     call.start(this.request.metadata, this);
     this.outbox.attach(call);
     call.startRead();

@@ -45,6 +45,7 @@ function addressKey(a: ResolvedAddress): string {
 export class PodPool implements Upstream, CallHost, CredentialUser {
   readonly name: string;
   readonly callSettings: CallSettings;
+  readonly passthrough: boolean;
   closing = false;
   /** Calls sent again, by why. */
   readonly retries: Record<RetryKind, number> = { transparent: 0, policy: 0 };
@@ -71,6 +72,7 @@ export class PodPool implements Upstream, CallHost, CredentialUser {
 
   constructor(private readonly settings: PoolSettings) {
     this.name = settings.name;
+    this.passthrough = settings.options.client === 'http2';
     this.callSettings = {
       name: settings.name,
       maxRetries: settings.options.maxRetries,

@@ -8,6 +8,11 @@ export interface StreamCallRequest {
   metadata: Metadata;
   /** Absolute deadline in ms since the epoch; Infinity for none. */
   deadline: number;
+  /**
+   * Byte passthrough (only where Upstream.passthrough): `write` takes, and `onMessage` gets,
+   * length-prefixed bytes as they came off the wire, cut anywhere, instead of single messages.
+   */
+  framed?: boolean;
 }
 
 /** A call whose request is one message (unary and server streaming). */
@@ -118,6 +123,8 @@ export interface Upstream {
   call(request: CallRequest, listener: CallListener): UpstreamCall;
   /** Start a call whose request messages follow through UpstreamStreamCall.write. */
   callStream(request: StreamCallRequest, listener: CallListener): UpstreamStreamCall;
+  /** Its Pods' client passes framed bytes through (StreamCallRequest.framed): the http2 client. */
+  readonly passthrough?: boolean;
   /** At least one endpoint is in rotation. */
   isReady(): boolean;
   snapshot(): UpstreamSnapshot;

@@ -9,9 +9,10 @@
 // once the stream exists (reset with another code, connection dropped, deadline) → maybe.
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { FLAG_COMPRESSED, FrameDecoder, FrameError, frameHeader, type Frame } from '../../protocol/frame.js';
+import { type FrameError, frameHeader } from '../../protocol/frame.js';
 import type { Attempt, AttemptListener } from '../attempt.js';
 import type { AttemptStatus } from '../retry/transparent.js';
+import { MessageBody, PassedBody, type ResponseBody } from './response-body.js';
 import { grpcTimeout, httpStatusText, make, statusOfReset, statusOfTrailers } from './status.js';
 import type { CallConnection, OpenedStream, SessionFacts } from './types.js';
 
@@ -24,7 +25,9 @@ export class Http2Call implements Attempt {
   private listener: AttemptListener | null = null;
   private stream: ClientHttp2Stream | null = null;
   private facts: SessionFacts | null = null;
-  private decoder: FrameDecoder;
+  /** Byte passthrough (Attempt.passThrough): framed bytes both ways, as they came. */
+  private framed = false;
+  private body: ResponseBody | null = null;
   private readonly inbox: Buffer[] = [];
   private readPending = false;
   private delivering = false;
@@ -41,12 +44,16 @@ export class Http2Call implements Attempt {
     private readonly connection: CallConnection,
     private readonly method: string,
     private readonly deadline: number,
-  ) {
-    this.decoder = new FrameDecoder(connection.maxMessageBytes);
+  ) {}
+
+  passThrough(): void {
+    this.framed = true;
   }
 
   start(metadata: Metadata, listener: AttemptListener): void {
     this.listener = listener;
+    const max = this.connection.maxMessageBytes;
+    this.body = this.framed ? new PassedBody(max) : new MessageBody(max);
     this.startedAt = Date.now();
     const headers = metadata.toHttp2Headers();
     headers[':method'] = 'POST';
@@ -89,6 +96,11 @@ export class Http2Call implements Attempt {
     const done = context.callback;
     if (stream === null || this.final !== null || stream.writableEnded || stream.destroyed) {
       if (done) process.nextTick(done);
+      return;
+    }
+    if (this.framed) {
+      // The front end read every prefix against --max-message-size already.
+      stream.write(message, done);
       return;
     }
     if (message.length > this.connection.maxMessageBytes) {
@@ -147,22 +159,20 @@ export class Http2Call implements Attempt {
   private onData(chunk: Buffer): void {
     // Not `final`: trailers may have come before DATA a paused stream still held.
     if (this.statusOut) return;
-    let frames: Frame[];
+    const queued = this.inbox.length;
+    let compressed: boolean;
     try {
-      frames = this.decoder.push(chunk);
+      compressed = this.body!.read(chunk, this.inbox);
     } catch (error) {
       this.failFrame(error as FrameError);
       return;
     }
-    for (const frame of frames) {
-      if ((frame.flags & FLAG_COMPRESSED) !== 0) {
-        // No grpc-accept-encoding is sent, so a server may not compress.
-        this.end(make(Status.INTERNAL, 'Received a compressed message the gateway did not ask for', false));
-        return;
-      }
-      this.inbox.push(frame.data);
+    if (compressed) {
+      // No grpc-accept-encoding is sent, so a server may not compress.
+      this.end(make(Status.INTERNAL, 'Received a compressed message the gateway did not ask for', false));
+      return;
     }
-    if (frames.length > 0) this.deliver();
+    if (this.inbox.length > queued) this.deliver();
   }
 
   private failFrame(error: FrameError): void {
@@ -185,7 +195,7 @@ export class Http2Call implements Attempt {
 
   private onEnd(): void {
     this.readsClosed = true;
-    if (this.decoder.pending > 0 && (this.final === null || this.final.code === Status.OK)) {
+    if (this.body!.midMessage && (this.final === null || this.final.code === Status.OK)) {
       this.final = null;
       this.end(make(Status.INTERNAL, 'Response ended inside a message', false));
       return;

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PodPool } from '../../../src/upstream/pool.js';
 import type { UpstreamStreamCall } from '../../../src/upstream/types.js';
 import { freePort } from '../../support/ports.js';
+import { startRefuser } from '../../support/refuser-pod.js';
 import { startHoldingPod, startStreamPod, type StreamPod } from '../../support/stream-pod.js';
 import { closePools, makePool, until } from './pool-harness.js';
 
@@ -40,23 +41,6 @@ function open(pool: PodPool, method: string, metadata = new Metadata(), deadline
     },
   );
   return result;
-}
-
-/** A Pod that refuses every stream (RST_STREAM REFUSED_STREAM) once `afterBytes` of it arrived. */
-async function startRefuser(host: string, port: number, afterBytes: number) {
-  const server = http2.createServer();
-  const seen = { streams: 0 };
-  server.on('stream', (stream) => {
-    seen.streams++;
-    let bytes = 0;
-    stream.on('error', () => {});
-    stream.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes >= afterBytes && !stream.closed) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, host, r));
-  return { seen, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 const cleanups: Array<() => unknown> = [];
