@@ -126,11 +126,21 @@ export interface ToolResult {
   timedOut: boolean;
 }
 
-/** Runs a bounded tool (load generator, client) to completion; killed after timeoutMs. */
-export function runTool(command: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ToolResult> {
+/**
+ * Runs a bounded tool (load generator, client) to completion; killed after timeoutMs. `onSpawn`
+ * gets its PID while it runs (the pinned layout checks where it may run).
+ */
+export function runTool(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  env?: NodeJS.ProcessEnv,
+  onSpawn?: (pid: number) => void,
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     live.add(child);
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
