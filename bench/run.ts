@@ -1003,6 +1003,11 @@ async function mainRun(): Promise<void> {
     writeFileSync(join(RESULTS, 'latest.md'), md);
     process.stdout.write(`\nwrote bench/results/latest.json and bench/results/latest.md\n`);
   }
+  if (pinFailures.size) {
+    process.stderr.write(`\nbench: PINNING FAILED in ${pinFailures.size} step(s), their figures left out:\n`);
+    for (const [step, why] of pinFailures) process.stderr.write(`  ${step}: ${why}\n`);
+    process.exitCode = 1;
+  }
 }
 
 function markdown(
