@@ -35,6 +35,7 @@ import {
   cpuSeconds,
   hasCommand,
   killAllStarted,
+  machineTicks,
   peakRssMiB,
   resetPeak,
   rssMiB,
@@ -427,6 +428,11 @@ interface Sample {
   clientCpuPer10k?: number;
   msgsPerS?: number;
   firstMsgMs?: number;
+  /**
+   * Pinned steps: fraction of the step's wall time each pinned CPU was busy (whoever ran on it),
+   * and the backend's and the gateway's own CPU over the same time.
+   */
+  pinnedCpus?: { loadBusy: number; gatewayBusy: number; backend: number; gateway: number };
 }
 
 /** Thrown by a pinned step whose processes were not where the layout puts them: no figure. */
@@ -453,7 +459,11 @@ async function measure(round: number, caseId: CaseId, step: Step, sharedBackend:
   }
   const cpu0 = pid !== undefined ? cpuSeconds(pid) : 0;
   const b0 = cpuSeconds(backend.pid);
+  const t0 = performance.now();
+  const ticks0 = pin ? [machineTicks(pin.loadCpu), machineTicks(pin.gatewayCpu)] : [];
   const r = await step.run(watch);
+  const ticks1 = pin ? [machineTicks(pin.loadCpu), machineTicks(pin.gatewayCpu)] : [];
+  const wallS = (performance.now() - t0) / 1000;
   const b1 = cpuSeconds(backend.pid);
   const misplaced = await watch?.result();
   if (misplaced) {
@@ -487,6 +497,13 @@ async function measure(round: number, caseId: CaseId, step: Step, sharedBackend:
     sample.cpuPer10k = per > 0 ? sample.proxyCpuS / per : NaN;
     sample.peakRssMiB = resetOk ? peakRssMiB(pid) : Math.max(sampledPeak, rssMiB(pid));
   }
+  if (pin) {
+    // How busy each pinned CPU was, and how much of that the pinned processes were: the rest is
+    // work from outside the bench, which pinning cannot keep off either CPU.
+    const busy = ticks0.map((a, i) => (ticks1[i]!.busy - a.busy) / Math.max(1, ticks1[i]!.total - a.total));
+    sample.pinnedCpus = { loadBusy: busy[0]!, gatewayBusy: busy[1]!, backend: sample.backendCpuS / wallS, gateway: (sample.proxyCpuS ?? NaN) / wallS };
+    if (!proxy) sample.pinnedCpus.gateway = 0;
+  }
   const extra =
     sample.msgsPerS !== undefined
       ? `${fmt(sample.msgsPerS, 0)} msg/s, first ${fmt(sample.firstMsgMs!, 2)} ms`
@@ -496,9 +513,15 @@ async function measure(round: number, caseId: CaseId, step: Step, sharedBackend:
   if (sample.clientCpuPer10k !== undefined && sample.calls > 0) {
     cpu += ` (client ${fmt(sample.clientCpuPer10k, 2)}, backend ${fmt(sample.backendCpuS / (sample.calls / 10_000), 2)} s/10k)`;
   }
+  const pc = sample.pinnedCpus;
+  if (pc && pin) {
+    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (gateway ${pct(pc.gateway)})`;
+  }
   process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
   return sample;
 }
+
+const pct = (f: number): string => `${fmt(f * 100, 0)}%`;
 
 /** A difference in ms with its sign: "+0.150 ms", "−0.057 ms". */
 function signedMs(v: number, digits: number): string {
