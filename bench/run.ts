@@ -515,7 +515,7 @@ async function measure(round: number, caseId: CaseId, step: Step, sharedBackend:
   }
   const pc = sample.pinnedCpus;
   if (pc && pin) {
-    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (gateway ${pct(pc.gateway)})`;
+    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (gateway ${pct(pc.gateway)}, other ${pct(Math.max(0, pc.gatewayBusy - pc.gateway))})`;
   }
   process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
   return sample;
