@@ -833,6 +833,7 @@ async function mainRun(): Promise<void> {
     `bench: ${ROUNDS} round(s) × ${DURATION_S} s per case and path; load: ${LOADGEN}${HAVE_H2LOAD ? ' + h2load' : ''}; cases: ${CASES.join(', ')}\n`,
   );
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  if (PIN.skip !== null && CASES.some((c) => PIN_CASES.includes(c))) process.stdout.write(`pinned layout: skipped: ${PIN.skip}\n`);
   const procs = await startAll(true, CASES.includes('unary64'));
   const samples: Sample[] = [];
   const pinFailures = new Map<string, string>();
