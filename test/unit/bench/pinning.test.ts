@@ -17,7 +17,7 @@ import {
   pinnedTarget,
   planPinning,
 } from '../../../bench/pinning.js';
-import { runTool } from '../../../bench/procs.js';
+import { cpuSeconds, machineTicks, runTool } from '../../../bench/procs.js';
 import { perRound } from '../../../bench/stats.js';
 
 const started: ChildProcess[] = [];
@@ -127,6 +127,34 @@ describe('pinning check on real processes', () => {
     else expect(await bad.result()).toBeNull();
 
     expect(await new PinWatch(100).result()).toBe('no load tool was checked');
+  });
+});
+
+describe('per-CPU busy time (what the pinned steps print)', () => {
+  const tickS = 1 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+
+  it('reads one CPU\'s ticks, and counts a process pinned there as that CPU\'s busy time', async () => {
+    const cpu = mine[mine.length - 1]!;
+    const t0 = performance.now();
+    const before = machineTicks(cpu);
+    const spin = start(...pinnedCommand({ cpu }, process.execPath, ['-e', 'for (;;) {}']));
+    const used = await until(() => {
+      const s = cpuSeconds(spin.pid!);
+      return s >= 0.5 ? s : undefined;
+    }, 20_000);
+    spin.kill('SIGKILL');
+    const after = machineTicks(cpu);
+    const wallS = (performance.now() - t0) / 1000;
+    // One CPU's clock: about the wall time (the whole machine's line would be one per CPU).
+    const totalS = (after.total - before.total) * tickS;
+    expect(totalS).toBeGreaterThan(wallS * 0.5);
+    expect(totalS).toBeLessThan(wallS * 1.5 + 2 * tickS);
+    // Every tick the spinner ran is a busy tick of that CPU (2 ticks of rounding).
+    expect((after.busy - before.busy) * tickS).toBeGreaterThanOrEqual(used - 2 * tickS);
+  });
+
+  it('refuses a CPU the machine does not have', () => {
+    expect(() => machineTicks(4096)).toThrow('/proc/stat has no cpu4096 line');
   });
 });
 
