@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import { join } from 'node:path';
 import { UNARY_METHOD } from './methods.js';
+import { pinnedCommand, type Placement } from './pinning.js';
 import { runTool } from './procs.js';
 import { percentile } from './stats.js';
 
@@ -75,7 +76,7 @@ export async function probeH2(origin: string, contentType: string, frame: Buffer
 
 /**
  * h2load: one connection, `concurrency` streams in flight, for `durationS` after a 1 s warm-up,
- * posting `bodyFile` with `contentType`. Latencies from its per-request log.
+ * posting `bodyFile` with `contentType`. Latencies from its per-request log. `at`: on one CPU.
  */
 export async function h2load(
   url: string,
@@ -84,13 +85,14 @@ export async function h2load(
   concurrency: number,
   durationS: number,
   logFile: string,
+  at?: Placement,
 ): Promise<H2LoadResult> {
   rmSync(logFile, { force: true });
   const args = ['-c1', '-t1', `-m${concurrency}`, `-D${durationS}`, '--warm-up-time=1'];
   args.push('-d', bodyFile, '-H', `content-type: ${contentType}`, '-H', 'te: trailers');
   if (contentType !== CT_GRPC) args.push('-H', 'x-grpc-web: 1');
   args.push(`--log-file=${logFile}`, url);
-  const res = await runTool('h2load', args, (durationS + 60) * 1000);
+  const res = await runTool(...pinnedCommand(at, 'h2load', args), (durationS + 60) * 1000, undefined, at?.onSpawn);
   const succeeded = /(\d+) succeeded/.exec(res.stdout);
   const failed = /(\d+) failed, (\d+) errored, (\d+) timeout/.exec(res.stdout);
   if (!succeeded || !existsSync(logFile)) throw new Error(`h2load: ${res.stdout}${res.stderr}`.slice(-1500));

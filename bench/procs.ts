@@ -126,11 +126,21 @@ export interface ToolResult {
   timedOut: boolean;
 }
 
-/** Runs a bounded tool (load generator, client) to completion; killed after timeoutMs. */
-export function runTool(command: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<ToolResult> {
+/**
+ * Runs a bounded tool (load generator, client) to completion; killed after timeoutMs. `onSpawn`
+ * gets its PID while it runs (the pinned layout checks where it may run).
+ */
+export function runTool(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  env?: NodeJS.ProcessEnv,
+  onSpawn?: (pid: number) => void,
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     live.add(child);
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -250,9 +260,12 @@ export function resetPeak(pid: number): boolean {
   }
 }
 
-/** Busy and total CPU time of the whole machine so far (/proc/stat "cpu" line, in ticks). */
-function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+/** Busy and total CPU time so far of the whole machine, or of CPU `cpu` (/proc/stat, in ticks). */
+export function machineTicks(cpu?: number): { busy: number; total: number } {
+  const name = cpu === undefined ? 'cpu' : `cpu${cpu}`;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(name + ' '));
+  if (!line) throw new Error(`/proc/stat has no ${name} line`);
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
   return { busy: total - idle, total };

@@ -17,18 +17,32 @@ import { parseArgs } from 'node:util';
 import { CT_GRPC, h2load, makeBenchCert, probeH2, type H2LoadResult } from './h2-paths.js';
 import { STREAM_METHOD, UNARY_METHOD, streamRequest } from './methods.js';
 import {
+  OWN_CORE,
+  PINNED_DIRECT,
+  PinWatch,
+  allowedCpus,
+  directPathFor,
+  pinnedCommand,
+  pinnedTarget,
+  planPinning,
+  type PinLayout,
+  type PinMode,
+  type Placement,
+} from './pinning.js';
+import {
   Service,
   benchJson,
   cpuSeconds,
   hasCommand,
   killAllStarted,
+  machineTicks,
   peakRssMiB,
   resetPeak,
   rssMiB,
   runTool,
   settle,
 } from './procs.js';
-import { median } from './stats.js';
+import { median, perRound, type TargetCheck } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -55,6 +69,8 @@ const { values: opt } = parseArgs({
     'no-scale-out': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    pin: { type: 'string', default: 'auto' },
+    'pin-cases': { type: 'string', default: 'h2web64,grpc64' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -81,6 +97,10 @@ if (opt.help) {
   --no-floor           skip the floor reference (bench/floor-proxy.ts: node:http + grpc-js, nothing else)
   --no-scale-out       skip bench/scale-out.ts's runScaleOut section
   --no-write           print only, do not write bench/results/
+  --pin auto|on|off    also run --pin-cases in the pinned layout: load client and backend on one CPU (taskset -c),
+                       the gateway alone on another, beside the shared-core figures (default auto: when taskset
+                       exists and 2 CPUs are allowed, else skipped with the reason; on: fail instead of skipping)
+  --pin-cases a,b      the cases run pinned too (default h2web64,grpc64; unary64 may be added)
 Tools: apt-get install wrk nghttp2-client (wrk drives gRPC-Web load, h2load is a second direct baseline).
 `);
   process.exit(0);
@@ -107,6 +127,14 @@ for (const c of ONLY) if (!ALL_CASES.includes(c)) throw new Error(`unknown case 
 // Always in this order, whatever --only's: unary64 is each round's first load, so its round-1
 // peak RSS (a target) is not the heap an HTTP/2 or 1 MiB case grew just before.
 const CASES: CaseId[] = ALL_CASES.filter((c) => ONLY.includes(c));
+const PINNABLE: readonly CaseId[] = ['h2web64', 'grpc64', 'unary64'];
+const PIN_MODE = opt.pin as PinMode;
+if (!['auto', 'on', 'off'].includes(PIN_MODE)) throw new Error(`--pin ${PIN_MODE}: auto, on or off`);
+const PIN_CASES = opt['pin-cases'].split(',').filter(Boolean) as CaseId[];
+for (const c of PIN_CASES) if (!PINNABLE.includes(c)) throw new Error(`--pin-cases: ${c} cannot run pinned (${PINNABLE.join(', ')} can)`);
+const PIN = planPinning(PIN_MODE, hasCommand('taskset'), allowedCpus(process.pid));
+/** The pinned layout of this run, when it has a case to run pinned. */
+const PIN_LAYOUT = CASES.some((c) => PIN_CASES.includes(c)) ? PIN.layout : null;
 
 const notes: string[] = [];
 if (!HAVE_WRK) notes.push('wrk not installed: gRPC-Web load from autocannon (JavaScript; lower absolute figures). Install: apt-get install wrk nghttp2-client');
@@ -171,8 +199,8 @@ function spawnSyncOrThrow(cmd: string, args: string[]): number {
 
 const isReadyJson = (line: string): boolean => line.includes('"ready":true');
 
-async function startBackend(): Promise<{ svc: Service; port: number }> {
-  const svc = await Service.start('backend', NODE, [...TSX, join(BENCH, 'backend.ts'), '--port', '0'], {
+async function startBackend(name = 'backend', at?: Placement): Promise<{ svc: Service; port: number }> {
+  const svc = await Service.start(name, ...pinnedCommand(at, NODE, [...TSX, join(BENCH, 'backend.ts'), '--port', '0']), {
     ready: isReadyJson,
     cwd: ROOT,
   });
@@ -191,6 +219,7 @@ async function startGateway(
   accessLog: boolean,
   cli = GATEWAY_CLI,
   extraArgs: string[] = [],
+  at?: Placement,
 ): Promise<Proxy> {
   const port = await freePort();
   const admin = await freePort();
@@ -210,7 +239,7 @@ async function startGateway(
     ...extraArgs,
     ...(id === BEFORE && opt['compare-args'] !== undefined ? opt['compare-args'] : opt['gateway-args']).split(' ').filter(Boolean),
   ];
-  const svc = await Service.start(id, NODE, args, { quietStdout: true, cwd: ROOT });
+  const svc = await Service.start(id, ...pinnedCommand(at, NODE, args), { quietStdout: true, cwd: ROOT });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`http://127.0.0.1:${admin}/readyz`, svc);
   return { id, svc, url };
@@ -287,6 +316,7 @@ async function httpLoad(
   connections: number,
   durationS: number,
   maxCalls?: number,
+  at?: Placement,
 ): Promise<LoadResult> {
   const timeout = (durationS + 60) * 1000;
   let r;
@@ -298,18 +328,14 @@ async function httpLoad(
   if (LOADGEN === 'wrk') {
     const env: NodeJS.ProcessEnv = { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_CONTENT_TYPE: contentType };
     if (maxCalls !== undefined) env['BENCH_MAX_CALLS'] = String(maxCalls);
-    const res = await runTool(
-      'wrk',
-      ['-t1', `-c${connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', join(BENCH, 'wrk-unary.lua'), url],
-      timeout,
-      env,
-    );
+    const wrkArgs = ['-t1', `-c${connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', join(BENCH, 'wrk-unary.lua'), url];
+    const res = await runTool(...pinnedCommand(at, 'wrk', wrkArgs), timeout, env, at?.onSpawn);
     r = benchJson<Omit<LoadResult, 'callsPerS'>>('wrk', res);
   } else {
     const args = [...TSX, join(BENCH, 'autocannon-client.ts'), '--url', url, '--body-file', bodyFile];
     args.push('--content-type', contentType, '--connections', String(connections), '--duration-s', String(durationS));
     if (maxCalls !== undefined) args.push('--max-calls', String(maxCalls));
-    r = benchJson<Omit<LoadResult, 'callsPerS'>>('autocannon', await runTool(NODE, args, timeout));
+    r = benchJson<Omit<LoadResult, 'callsPerS'>>('autocannon', await runTool(...pinnedCommand(at, NODE, args), timeout, undefined, at?.onSpawn));
   }
   return { ...r, callsPerS: r.calls / r.durationS };
 }
@@ -343,11 +369,18 @@ async function h1CountLoad(
 }
 
 /** The grpc-js client (bench/grpc-client.ts) calling `port` on loopback: the backend, or the gateway's native gRPC. */
-async function grpcLoad(port: number, size: number, concurrency: number, durationS: number, tlsCa?: string): Promise<LoadResult> {
+async function grpcLoad(
+  port: number,
+  size: number,
+  concurrency: number,
+  durationS: number,
+  tlsCa?: string,
+  at?: Placement,
+): Promise<LoadResult> {
   const args = [...TSX, join(BENCH, 'grpc-client.ts'), '--target', `127.0.0.1:${port}`];
   args.push('--size', String(size), '--concurrency', String(concurrency), '--duration-ms', String(durationS * 1000));
   if (tlsCa) args.push('--tls-ca', tlsCa);
-  return benchJson<LoadResult>('grpc-client', await runTool(NODE, args, (durationS + 60) * 1000));
+  return benchJson<LoadResult>('grpc-client', await runTool(...pinnedCommand(at, NODE, args), (durationS + 60) * 1000, undefined, at?.onSpawn));
 }
 
 /** h2load against the backend itself: native gRPC, the C reference for the direct path. */
@@ -395,18 +428,27 @@ interface Sample {
   clientCpuPer10k?: number;
   msgsPerS?: number;
   firstMsgMs?: number;
+  /**
+   * Pinned steps: fraction of the step's wall time each pinned CPU was busy (whoever ran on it),
+   * and the backend's and the gateway's own CPU over the same time.
+   */
+  pinnedCpus?: { loadBusy: number; gatewayBusy: number; backend: number; gateway: number };
 }
 
-async function measure(
-  round: number,
-  caseId: CaseId,
-  path: string,
-  proxy: Proxy | null,
-  backend: Service,
-  run: () => Promise<LoadResult | StreamResult>,
-): Promise<Sample> {
+/** Thrown by a pinned step whose processes were not where the layout puts them: no figure. */
+class PinningFailed extends Error {}
+
+async function measure(round: number, caseId: CaseId, step: Step, sharedBackend: Service): Promise<Sample> {
+  const { path, proxy, pin } = step;
+  const backend = step.backend ?? sharedBackend;
   // Start each step on a quiet machine (what the last one left running is not this one's).
   await settle();
+  let watch: PinWatch | undefined;
+  if (pin) {
+    watch = new PinWatch();
+    watch.now(backend.name, backend.pid, pin.loadCpu);
+    if (proxy) watch.now(proxy.id, proxy.svc.pid, pin.gatewayCpu);
+  }
   const pid = proxy?.svc.pid;
   let sampledPeak = 0;
   let resetOk = false;
@@ -417,8 +459,17 @@ async function measure(
   }
   const cpu0 = pid !== undefined ? cpuSeconds(pid) : 0;
   const b0 = cpuSeconds(backend.pid);
-  const r = await run();
+  const t0 = performance.now();
+  const ticks0 = pin ? [machineTicks(pin.loadCpu), machineTicks(pin.gatewayCpu)] : [];
+  const r = await step.run(watch);
+  const ticks1 = pin ? [machineTicks(pin.loadCpu), machineTicks(pin.gatewayCpu)] : [];
+  const wallS = (performance.now() - t0) / 1000;
   const b1 = cpuSeconds(backend.pid);
+  const misplaced = await watch?.result();
+  if (misplaced) {
+    clearInterval(sampler);
+    throw new PinningFailed(misplaced);
+  }
   const sample: Sample = {
     round,
     case: caseId,
@@ -446,6 +497,13 @@ async function measure(
     sample.cpuPer10k = per > 0 ? sample.proxyCpuS / per : NaN;
     sample.peakRssMiB = resetOk ? peakRssMiB(pid) : Math.max(sampledPeak, rssMiB(pid));
   }
+  if (pin) {
+    // How busy each pinned CPU was, and how much of that the pinned processes were: the rest is
+    // work from outside the bench, which pinning cannot keep off either CPU.
+    const busy = ticks0.map((a, i) => (ticks1[i]!.busy - a.busy) / Math.max(1, ticks1[i]!.total - a.total));
+    sample.pinnedCpus = { loadBusy: busy[0]!, gatewayBusy: busy[1]!, backend: sample.backendCpuS / wallS, gateway: (sample.proxyCpuS ?? NaN) / wallS };
+    if (!proxy) sample.pinnedCpus.gateway = 0;
+  }
   const extra =
     sample.msgsPerS !== undefined
       ? `${fmt(sample.msgsPerS, 0)} msg/s, first ${fmt(sample.firstMsgMs!, 2)} ms`
@@ -455,9 +513,15 @@ async function measure(
   if (sample.clientCpuPer10k !== undefined && sample.calls > 0) {
     cpu += ` (client ${fmt(sample.clientCpuPer10k, 2)}, backend ${fmt(sample.backendCpuS / (sample.calls / 10_000), 2)} s/10k)`;
   }
+  const pc = sample.pinnedCpus;
+  if (pc && pin) {
+    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (gateway ${pct(pc.gateway)}, other ${pct(Math.max(0, pc.gatewayBusy - pc.gateway))})`;
+  }
   process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
   return sample;
 }
+
+const pct = (f: number): string => `${fmt(f * 100, 0)}%`;
 
 /** A difference in ms with its sign: "+0.150 ms", "−0.057 ms". */
 function signedMs(v: number, digits: number): string {
@@ -483,6 +547,17 @@ interface Procs {
   floor: Proxy | null;
   /** The HTTP/2 paths of the gateway under test (bench/h2-paths.ts); null when no case needs them. */
   h2: H2Paths | null;
+  /** The pinned layout's own processes (bench/pinning.ts); null when it does not run. */
+  pinned: PinnedProcs | null;
+}
+
+/** A backend on the load client's CPU and the gateway (and its TLS twin) alone on another. */
+interface PinnedProcs {
+  layout: PinLayout;
+  backend: Service;
+  backendPort: number;
+  gateway: Proxy;
+  tls: Proxy | null;
 }
 
 /** What the gateway answers over HTTP/2; each `...Skip` is why a path is skipped, null when it runs. */
@@ -490,6 +565,8 @@ interface H2Paths {
   /** The gateway with --tls-cert (ALPN h2), when it speaks TLS. */
   tls: Proxy | null;
   ca: string | null;
+  /** the flags that made `tls` (the pinned layout starts its own TLS twin with them) */
+  tlsArgs: string[];
   webH2cSkip: string | null;
   webTlsSkip: string | null;
   nativeSkip: string | null;
@@ -503,7 +580,16 @@ const WORKERS = 'gateway --workers 2';
 /** bench/floor-proxy.ts: node:http + grpc-js createCall and nothing else (a reference, not a product). */
 const FLOOR = 'floor (node:http)';
 
-type Step = { path: string; proxy: Proxy | null; run: () => Promise<LoadResult | StreamResult> };
+type Step = {
+  path: string;
+  proxy: Proxy | null;
+  /** instead of the shared backend (the pinned layout's own) */
+  backend?: Service;
+  /** the pinned layout: every process checked to run where it says, or the step fails */
+  pin?: PinLayout;
+  /** `watch` (pinned steps only) places the load tool and checks it while it runs */
+  run: (watch?: PinWatch) => Promise<LoadResult | StreamResult>;
+};
 
 function stepsOf(c: CaseId, p: Procs): Step[] {
   const d = DURATION_S;
@@ -560,7 +646,40 @@ function stepsOf(c: CaseId, p: Procs): Step[] {
       if (p.h2) h2Steps(c, p, p.h2, steps);
       break;
   }
+  if (p.pinned && PIN_CASES.includes(c)) pinnedSteps(c, p.pinned, p.h2, steps);
   return steps;
+}
+
+/**
+ * The case again in the pinned layout: the grpc-js client against the pinned backend, and the
+ * case's gateway paths through the gateway on its own CPU, every load tool on the backend's CPU.
+ */
+function pinnedSteps(c: CaseId, pin: PinnedProcs, h2: H2Paths | null, steps: Step[]): void {
+  const d = DURATION_S;
+  const cpu = pin.layout.loadCpu;
+  const gw = pin.gateway;
+  const gateway: Step[] = [];
+  const add = (path: string, proxy: Proxy, run: (w: PinWatch) => Promise<LoadResult>): void => {
+    gateway.push({ path: path + OWN_CORE, proxy, backend: pin.backend, pin: pin.layout, run: (w) => run(w!) });
+  };
+  if (c === 'unary64') {
+    add('gateway', gw, (w) => httpLoad(gw.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, d, undefined, w.tool(LOADGEN, cpu)));
+  }
+  if (c === 'h2web64' && HAVE_H2LOAD && h2?.webH2cSkip === null) {
+    const log = join(work, 'h2load.log');
+    add('gateway h2c h2load', gw, (w) => h2load(gw.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, d, log, w.tool('h2load', cpu)));
+  }
+  if (c === 'grpc64' && h2?.nativeSkip === null) {
+    add('gateway grpc-js', gw, (w) => grpcLoad(portOf(gw.url), 100, 64, d, undefined, w.tool('grpc-client', cpu)));
+  }
+  const tls = pin.tls;
+  const ca = h2?.ca;
+  if (c === 'grpc64' && tls && ca && h2?.nativeTlsSkip === null) {
+    add('gateway TLS grpc-js', tls, (w) => grpcLoad(portOf(tls.url), 100, 64, d, ca, w.tool('grpc-client', cpu)));
+  }
+  if (gateway.length === 0) return; // nothing to compare the pinned direct client with
+  const direct = (w?: PinWatch): Promise<LoadResult> => grpcLoad(pin.backendPort, 100, 64, d, undefined, w!.tool('grpc-client', cpu));
+  steps.push({ path: PINNED_DIRECT, proxy: null, backend: pin.backend, pin: pin.layout, run: direct }, ...gateway);
 }
 
 const portOf = (url: string): number => Number(new URL(url).port);
@@ -613,7 +732,7 @@ async function startH2(backendPort: number, gateway: Proxy): Promise<H2Paths> {
     return why;
   };
   const h2c = await probeH2(gateway.url, CT_BINARY, frame);
-  const paths: H2Paths = { tls: null, ca: null, webH2cSkip: null, webTlsSkip: null, nativeSkip: null, nativeTlsSkip: null };
+  const paths: H2Paths = { tls: null, ca: null, tlsArgs: [], webH2cSkip: null, webTlsSkip: null, nativeSkip: null, nativeTlsSkip: null };
   if (h2c !== null) {
     const why = `the gateway does not speak h2c (${h2c})`;
     for (const k of ['webH2cSkip', 'webTlsSkip', 'nativeSkip', 'nativeTlsSkip'] as const) paths[k] = why;
@@ -627,7 +746,8 @@ async function startH2(backendPort: number, gateway: Proxy): Promise<H2Paths> {
     return paths;
   }
   try {
-    paths.tls = await startGateway(GATEWAY_TLS, backendPort, false, GATEWAY_CLI, ['--tls-cert', cert.cert, '--tls-key', cert.key]);
+    paths.tlsArgs = ['--tls-cert', cert.cert, '--tls-key', cert.key];
+    paths.tls = await startGateway(GATEWAY_TLS, backendPort, false, GATEWAY_CLI, paths.tlsArgs);
     paths.ca = cert.cert;
   } catch (error) {
     const why = `the gateway does not speak TLS with --tls-cert (${(error as Error).message.split('\n')[0]!.slice(0, 200)})`;
@@ -670,7 +790,19 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
   }
   if (floor) await validate(floor, false);
   const h2 = withPeer && CASES.some((c) => H2_CASES.includes(c)) ? await startH2(backendPort, gateway) : null;
-  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor, h2 };
+  const pinned = withPeer && PIN_LAYOUT ? await startPinned(PIN_LAYOUT, h2) : null;
+  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor, h2, pinned };
+}
+
+/** The pinned layout's processes, each started under taskset (so every thread it makes inherits the CPU). */
+async function startPinned(layout: PinLayout, h2: H2Paths | null): Promise<PinnedProcs> {
+  process.stdout.write(`pinned layout: load client and backend on CPU ${layout.loadCpu}, gateway on CPU ${layout.gatewayCpu}; cases: ${CASES.filter((c) => PIN_CASES.includes(c)).join(', ')}\n`);
+  const { svc: backend, port: backendPort } = await startBackend('backend (pinned)', { cpu: layout.loadCpu });
+  const onGatewayCpu = { cpu: layout.gatewayCpu };
+  const gateway = await startGateway('gateway' + OWN_CORE, backendPort, false, GATEWAY_CLI, [], onGatewayCpu);
+  await validate(gateway, false);
+  const tls = h2?.tls ? await startGateway(GATEWAY_TLS + OWN_CORE, backendPort, false, GATEWAY_CLI, h2.tlsArgs, onGatewayCpu) : null;
+  return { layout, backend, backendPort, gateway, tls };
 }
 
 async function stopAll(p: Procs): Promise<void> {
@@ -684,40 +816,15 @@ async function stopAll(p: Procs): Promise<void> {
     p.before?.svc.stop(),
     p.floor?.svc.stop(),
     p.h2?.tls?.svc.stop(),
+    p.pinned?.gateway.svc.stop(),
+    p.pinned?.tls?.svc.stop(),
   ]);
-  await p.backend.stop();
+  await Promise.all([p.backend.stop(), p.pinned?.backend.stop()]);
 }
 
 /** Median over rounds of one metric of one (case, path). */
 function med(samples: Sample[], c: CaseId, path: string, f: (s: Sample) => number | undefined): number {
   return median(samples.filter((s) => s.case === c && s.path === path).map((s) => f(s) ?? NaN));
-}
-
-/** Median over rounds of a per-round ratio (or difference) of two paths of the same case. */
-function perRound(
-  samples: Sample[],
-  c: CaseId,
-  a: string,
-  b: string,
-  f: (s: Sample) => number | undefined,
-  op: 'ratio' | 'diff' = 'ratio',
-  cb: CaseId = c,
-): number {
-  const out: number[] = [];
-  for (const sa of samples.filter((s) => s.case === c && s.path === a)) {
-    const sb = samples.find((s) => s.case === cb && s.path === b && s.round === sa.round);
-    const x = f(sa);
-    const y = sb ? f(sb) : undefined;
-    if (x === undefined || y === undefined) continue;
-    out.push(op === 'ratio' ? x / y : x - y);
-  }
-  return median(out);
-}
-
-interface TargetCheck {
-  target: string;
-  value: string;
-  met: boolean | null;
 }
 
 async function mainRun(): Promise<void> {
@@ -726,8 +833,10 @@ async function mainRun(): Promise<void> {
     `bench: ${ROUNDS} round(s) × ${DURATION_S} s per case and path; load: ${LOADGEN}${HAVE_H2LOAD ? ' + h2load' : ''}; cases: ${CASES.join(', ')}\n`,
   );
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  if (PIN.skip !== null && CASES.some((c) => PIN_CASES.includes(c))) process.stdout.write(`pinned layout: skipped: ${PIN.skip}\n`);
   const procs = await startAll(true, CASES.includes('unary64'));
   const samples: Sample[] = [];
+  const pinFailures = new Map<string, string>();
   let idle: Record<string, number> = {};
   let idleAfter: Record<string, number> = {};
   try {
@@ -742,7 +851,7 @@ async function mainRun(): Promise<void> {
       `idle RSS: gateway ${fmt(idle['gateway']!, 1)} MiB (settled ${fmt(idle['gatewaySettled'], 1)}), peer ${fmt(idle['peer']!, 1)} MiB (settled ${fmt(idle['peerSettled'], 1)})\nwarm-up\n`,
     );
     // Warm-up (JIT): not recorded.
-    for (const p of [procs.gateway, procs.gatewayLog, procs.workers, procs.peer, procs.before, procs.floor]) {
+    for (const p of [procs.gateway, procs.gatewayLog, procs.workers, procs.peer, procs.before, procs.floor, procs.pinned?.gateway]) {
       if (!p) continue;
       await httpLoad(p.url + UNARY_METHOD, bodyFiles.b100, CT_BINARY, 64, 1);
       if (p !== procs.floor) await httpLoad(p.url + UNARY_METHOD, bodyFiles.t100, CT_TEXT, 16, 1);
@@ -754,7 +863,14 @@ async function mainRun(): Promise<void> {
         // Rotate the order each round so that no path always runs first (or right after the heaviest).
         const k = (round - 1) % steps.length;
         for (const step of [...steps.slice(k), ...steps.slice(0, k)]) {
-          samples.push(await measure(round, c, step.path, step.proxy, procs.backend, step.run));
+          try {
+            samples.push(await measure(round, c, step, procs.backend));
+          } catch (error) {
+            if (!(error instanceof PinningFailed)) throw error;
+            // Loud, and no figure: a ratio from processes not where the label says would mislead.
+            pinFailures.set(`${c}/${step.path}`, error.message);
+            process.stdout.write(`  r${round} ${c.padEnd(8)} ${step.path.padEnd(16)} PINNING FAILED: ${error.message}\n`);
+          }
         }
       }
     }
@@ -773,7 +889,7 @@ async function mainRun(): Promise<void> {
         case: c,
         path,
         callsPerS: med(samples, c, path, (s) => s.callsPerS),
-        vsDirect: perRound(samples, c, path, 'direct grpc-js', (s) => s.callsPerS),
+        vsDirect: perRound(samples, c, path, directPathFor(path), (s) => s.callsPerS),
         vsPeer: perRound(samples, c, path, 'peer', (s) => s.callsPerS),
         p50Ms: med(samples, c, path, (s) => s.p50Ms),
         p99Ms: med(samples, c, path, (s) => s.p99Ms),
@@ -797,6 +913,10 @@ async function mainRun(): Promise<void> {
   if (has('unary64')) {
     check('64 in flight: calls/s ≥ 2.5× @grpc-web/proxy', perRound(samples, 'unary64', 'gateway', 'peer', (s) => s.callsPerS), (v) => v >= 2.5, x);
     check('64 in flight: calls/s ≥ 1× direct grpc-js', perRound(samples, 'unary64', 'gateway', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 1, x);
+    if (PIN_CASES.includes('unary64')) {
+      const outcome = { skip: PIN.skip, failures: pinFailures };
+      checks.push(pinnedTarget('64 in flight: calls/s ≥ 1× direct grpc-js', samples, 'unary64', 'gateway' + OWN_CORE, outcome, 1));
+    }
     check('64 in flight: gateway CPU ≤ 2.0 s per 10k calls', med(samples, 'unary64', 'gateway', (s) => s.cpuPer10k), (v) => v <= 2, (v) => `${fmt(v, 2)} s`);
     check('64 in flight: CPU per call ≤ 1.15× the floor\'s', perRound(samples, 'unary64', 'gateway', FLOOR, (s) => s.cpuPer10k), (v) => v <= 1.15, x);
     if (procs.workers) {
@@ -813,12 +933,16 @@ async function mainRun(): Promise<void> {
     check('stream: messages/s ≥ 0.8× direct', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.msgsPerS), (v) => v >= 0.8, x);
     check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => signedMs(v, 2));
   }
-  if (has('h2web64')) {
-    check('gRPC-Web over h2c: calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'h2web64', 'gateway h2c h2load', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
-  }
+  // Each HTTP/2 target twice: shared cores (as ever), then the gateway on its own core.
+  const twice = (c: CaseId, target: string, gatewayPath: string, min: number): void => {
+    check(target, perRound(samples, c, gatewayPath, 'direct grpc-js', (s) => s.callsPerS), (v) => v >= min, x);
+    const skip = PIN.skip ?? (PIN_CASES.includes(c) ? null : 'not in --pin-cases');
+    checks.push(pinnedTarget(target, samples, c, gatewayPath + OWN_CORE, { skip, failures: pinFailures }, min));
+  };
+  if (has('h2web64')) twice('h2web64', 'gRPC-Web over h2c: calls/s ≥ 0.8× direct grpc-js', 'gateway h2c h2load', 0.8);
   if (has('grpc64')) {
-    check('native gRPC passthrough (grpc-js client, h2c): calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'grpc64', 'gateway grpc-js', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
-    check('native gRPC passthrough (grpc-js client, TLS): calls/s ≥ 0.8× direct grpc-js', perRound(samples, 'grpc64', 'gateway TLS grpc-js', 'direct grpc-js', (s) => s.callsPerS), (v) => v >= 0.8, x);
+    twice('grpc64', 'native gRPC passthrough (grpc-js client, h2c): calls/s ≥ 0.8× direct grpc-js', 'gateway grpc-js', 0.8);
+    twice('grpc64', 'native gRPC passthrough (grpc-js client, TLS): calls/s ≥ 0.8× direct grpc-js', 'gateway TLS grpc-js', 0.8);
   }
   if (has('mib1')) {
     check('1 MiB unary: p50 ≤ 1.3× direct', perRound(samples, 'mib1', 'gateway', 'direct grpc-js', (s) => s.p50Ms), (v) => v <= 1.3, x);
@@ -889,6 +1013,7 @@ async function mainRun(): Promise<void> {
     streamReps: STREAM_REPS,
     gatewayArgs: opt['gateway-args'],
     gatewayNodeArgs: opt['gateway-node-args'],
+    pinned: { layout: PIN_LAYOUT, skip: PIN.skip, cases: PIN_CASES, failures: Object.fromEntries(pinFailures) },
     wallS: (Date.now() - started) / 1000,
     notes,
   };
@@ -901,6 +1026,11 @@ async function mainRun(): Promise<void> {
     writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
     writeFileSync(join(RESULTS, 'latest.md'), md);
     process.stdout.write(`\nwrote bench/results/latest.json and bench/results/latest.md\n`);
+  }
+  if (pinFailures.size) {
+    process.stderr.write(`\nbench: PINNING FAILED in ${pinFailures.size} step(s), their figures left out:\n`);
+    for (const [step, why] of pinFailures) process.stderr.write(`  ${step}: ${why}\n`);
+    process.exitCode = 1;
   }
 }
 
@@ -922,7 +1052,7 @@ function markdown(
   for (const r of rows) {
     if (r['case'] === 'stream') continue;
     const isPeer = r['path'] === 'peer';
-    md += `| ${CASE_TITLES[r['case'] as CaseId]} | ${r['path']} | ${n(r['callsPerS'], 0)} | ${r['path'] === 'direct grpc-js' ? '1×' : xr(r['vsDirect'])} | ${isPeer ? '1×' : xr(r['vsPeer'])} | ${n(r['p50Ms'], 2)} | ${n(r['p99Ms'], 2)} | ${n(r['cpuPer10k'], 2)} | ${isPeer ? '1×' : xr(r['cpuVsPeer'])} | ${n(r['peakRssMiB'], 0)} |${Number(r['errors']) ? ` **${r['errors']} errors**` : ''}\n`;
+    md += `| ${CASE_TITLES[r['case'] as CaseId]} | ${r['path']} | ${n(r['callsPerS'], 0)} | ${r['path'] === directPathFor(r['path'] as string) ? '1×' : xr(r['vsDirect'])} | ${isPeer ? '1×' : xr(r['vsPeer'])} | ${n(r['p50Ms'], 2)} | ${n(r['p99Ms'], 2)} | ${n(r['cpuPer10k'], 2)} | ${isPeer ? '1×' : xr(r['cpuVsPeer'])} | ${n(r['peakRssMiB'], 0)} |${Number(r['errors']) ? ` **${r['errors']} errors**` : ''}\n`;
   }
   const streams = rows.filter((r) => r['case'] === 'stream');
   if (streams.length) {
@@ -939,6 +1069,10 @@ function markdown(
   if (rows.some((r) => r['path'] === FLOOR)) {
     md += `\n"${FLOOR}" is bench/floor-proxy.ts: node:http and grpc-js Channel.createCall with nothing else (no Fastify, metadata, CORS, limits, logs or metrics), the least a Node proxy of this design can cost; "gateway+log" is the gateway with its access log on (to /dev/null). Peak RSS in the table: median over rounds (later rounds start with the heap the 1 MiB and stream cases grew).\n`;
   }
+  const pinned = meta['pinned'] as { layout: PinLayout | null; skip: string | null };
+  md += pinned.layout
+    ? `\nRows marked "(pinned)" and "(own core)" are the pinned layout: the load client and the backend on CPU ${pinned.layout.loadCpu} (\`taskset -c\`) in both the direct and the gateway paths, the gateway alone on CPU ${pinned.layout.gatewayCpu}; their "× direct grpc-js" is over "${PINNED_DIRECT}" of the same round. The other rows share both cores among all processes.\n`
+    : `\nPinned layout: ${pinned.skip ?? 'no case to run pinned'}.\n`;
   const ns = meta['notes'] as string[];
   if (ns.length) md += '\n' + ns.map((s) => `Note: ${s}`).join('\n') + '\n';
   if (scaleOut !== undefined) {

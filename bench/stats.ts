@@ -37,3 +37,38 @@ export function streamSummary(runs: StreamRun[], count: number): Record<string, 
     runs,
   };
 }
+
+/** Where a measurement belongs: same-round ratios pair samples of one round. */
+export interface RoundSample {
+  case: string;
+  path: string;
+  round: number;
+}
+
+/** Median over rounds of a per-round ratio (or difference) of two paths; never across rounds. */
+export function perRound<S extends RoundSample>(
+  samples: readonly S[],
+  c: string,
+  a: string,
+  b: string,
+  f: (s: S) => number | undefined,
+  op: 'ratio' | 'diff' = 'ratio',
+  cb: string = c,
+): number {
+  const out: number[] = [];
+  for (const sa of samples.filter((s) => s.case === c && s.path === a)) {
+    const sb = samples.find((s) => s.case === cb && s.path === b && s.round === sa.round);
+    const x = f(sa);
+    const y = sb ? f(sb) : undefined;
+    if (x === undefined || y === undefined) continue;
+    out.push(op === 'ratio' ? x / y : x - y);
+  }
+  return median(out);
+}
+
+export interface TargetCheck {
+  target: string;
+  value: string;
+  /** null: not measured (skipped), never counted as met */
+  met: boolean | null;
+}
