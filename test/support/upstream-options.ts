@@ -22,6 +22,9 @@ export const testUpstreamOptions = (o: Partial<UpstreamOptions> = {}): UpstreamO
   ...o,
 });
 
+/** Both upstream clients, for the tests of upstream behaviour that `npm test` runs over each. */
+export const UPSTREAM_CLIENTS: readonly UpstreamClientName[] = ['http2', 'grpc-js'];
+
 /** The upstream client the tests run over: GWG_UPSTREAM_CLIENT, else the default (http2). */
 export function upstreamClientUnderTest(): UpstreamClientName {
   return process.env.GWG_UPSTREAM_CLIENT === 'grpc-js' ? 'grpc-js' : 'http2';
