@@ -61,6 +61,7 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private pingDeadline: NodeJS.Timeout | null = null;
+  private lastPingAt = 0;
 
   constructor(
     host: string,
@@ -235,7 +236,23 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
       if (this.calls > 0) this.schedulePing();
       return;
     }
-    const session = facts.session;
+    this.sendPing(facts.session);
+  }
+
+  /**
+   * A call's deadline passed on `facts`' session: a slow handler, or a session that died without a
+   * word (a header field too large for HPACK makes Node send GOAWAY and stop reading, with no event
+   * and its calls left open). A PING tells which now rather than at the next keepalive; at most one
+   * per keepalive interval, so a server's ping policy sees no more than keepalive would send.
+   */
+  deadlinePassed(facts: SessionFacts): void {
+    if (facts !== this.facts || this.pingDeadline !== null || this.current !== 'READY') return;
+    if (Date.now() - this.lastPingAt < this.settings.keepalivePingIntervalMs) return;
+    this.sendPing(this.facts.session);
+  }
+
+  private sendPing(session: ClientHttp2Session): void {
+    this.lastPingAt = Date.now();
     this.pingDeadline = setTimeout(() => {
       this.pingDeadline = null;
       // A frozen Pod or a dead path: its calls fail now instead of hanging.

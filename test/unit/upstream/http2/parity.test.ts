@@ -135,7 +135,49 @@ describe('http2 client parity: streams', () => {
   });
 });
 
+/** A grpc-js Pod whose /t.Pod/Huge answers with one trailer field larger than HPACK's 64 KiB limit. */
+async function hugeTrailerPod() {
+  const server = new grpc.Server();
+  const identity = (b: Buffer) => b;
+  server.register(
+    '/t.Pod/Huge',
+    (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      const trailers = new grpc.Metadata();
+      trailers.set('x-huge', 'x'.repeat(100_000));
+      callback(null, Buffer.from('ok'), trailers);
+    },
+    identity,
+    identity,
+    'unary',
+  );
+  server.register(
+    '/t.Pod/Small',
+    (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.from('ok')),
+    identity,
+    identity,
+    'unary',
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.2:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  cleanups.push(() => server.forceShutdown());
+  return `127.0.0.2:${port}`;
+}
+
 describe('http2 client parity: a grpc-js Pod', () => {
+  it('a trailer field above 64 KiB kills the session without an event: the first deadline there pings it, it is replaced', async () => {
+    const address = await hugeTrailerPod();
+    const { connection: c, states } = await ready(address, { keepalivePingTimeoutMs: 300 });
+    const { status } = await run(c, '/t.Pod/Huge', [Buffer.from('x')], { deadlineMs: 500 }).done;
+    // Node sent GOAWAY(COMPRESSION_ERROR) and stopped reading; the grpc-js Pod keeps the TCP
+    // connection open, so only the deadline ends the call.
+    expect(status).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED, neverProcessed: false });
+    await waitFor(() => states.includes('IDLE'), 'the dead session replaced');
+    await waitFor(() => c.state === 'READY', 'a new session READY');
+    expect((await run(c, '/t.Pod/Small', [Buffer.from('x')], { deadlineMs: 5000 }).done).status.code).toBe(grpc.status.OK);
+  });
+
+
   it('1 MiB request messages, four calls at once on one session: every one reaches the Pod', async () => {
     const pod = await startRawPod('127.0.0.2', await freePort());
     cleanups.push(() => pod.forceClose());
