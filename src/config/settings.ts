@@ -346,8 +346,8 @@ export const S = {
     name: 'upstream-client',
     group: G_POOL,
     metavar: UPSTREAM_CLIENTS.join('|'),
-    help: 'What speaks HTTP/2 to the Pods: grpc-js channels, or the gateway\'s own node:http2 client (new; less CPU per call)',
-    defaults: ['grpc-js'],
+    help: 'What speaks HTTP/2 to the Pods: the gateway\'s own node:http2 client (less CPU per call), or grpc-js channels',
+    defaults: ['http2'],
     parse: (s) => parseChoice(s, UPSTREAM_CLIENTS),
   }),
   connectTimeout: value<number>({

@@ -10,6 +10,8 @@ const STATE_NAMES: Record<number, EndpointState> = {
 };
 
 export interface ConnectionSettings {
+  /** --connect-timeout; grpc-js has no connection attempt timeout of its own to give it to. */
+  connectTimeoutMs: number;
   keepalivePingIntervalMs: number;
   keepalivePingTimeoutMs: number;
   maxMessageBytes: number;

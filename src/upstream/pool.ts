@@ -84,6 +84,7 @@ export class PodPool implements Upstream, CallHost, CredentialUser {
     this.balancer = createBalancer<Endpoint>(settings.options.balancer, settings.options.preferZone);
     this.tls = new PodTls(settings.target, settings.options.tls, settings.credentials);
     this.connectorFor = connectorFactory(settings.options.client, this.tls, {
+      connectTimeoutMs: settings.options.connectTimeoutMs,
       keepalivePingIntervalMs: settings.options.keepalivePingIntervalMs,
       keepalivePingTimeoutMs: settings.options.keepalivePingTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,

@@ -20,7 +20,7 @@ import { ERROR, FLAG, FRAME, frame, goawayCode, headerBlock, rawH2c, rstStream }
 import { startStreamPod, type StreamPod } from '../support/stream-pod.js';
 import { makeCa, makeCert } from '../support/tls.js';
 import { until } from '../support/until.js';
-import { testGatewayEnv } from '../support/upstream-options.js';
+import { testGatewayEnv, UPSTREAM_CLIENTS } from '../support/upstream-options.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -85,8 +85,8 @@ describe('native gRPC through the gateway', () => {
   });
   afterAll(() => pod?.forceClose());
 
-  it('h2c: unary, server streaming, client streaming and bidi from a grpc-js client; counted in /metrics like gRPC-Web calls', async () => {
-    const gw = await gatewayOver(pod.address, ['--admin', '127.0.0.1:0']);
+  it.each(UPSTREAM_CLIENTS)('h2c: unary, server streaming, client streaming and bidi from a grpc-js client; counted in /metrics like gRPC-Web calls (%s)', async (upstreamClient) => {
+    const gw = await gatewayOver(pod.address, ['--upstream-client', upstreamClient, '--admin', '127.0.0.1:0']);
     const client = nativeClient(hostPort(gw));
     cleanups.push(() => client.close());
     await allCallTypes(client, pod);
@@ -123,8 +123,8 @@ describe('native gRPC through the gateway', () => {
     expect(out).toContain('native gRPC (application/grpc) needs HTTP/2; over HTTP/1.1 use gRPC-Web (application/grpc-web)');
   });
 
-  it('a call the Pod answered UNAVAILABLE after running it is never sent again', async () => {
-    const gw = await gatewayOver(pod.address, ['--max-retries', '2']);
+  it.each(UPSTREAM_CLIENTS)('a call the Pod answered UNAVAILABLE after running it is never sent again (%s)', async (upstreamClient) => {
+    const gw = await gatewayOver(pod.address, ['--upstream-client', upstreamClient, '--max-retries', '2']);
     const client = nativeClient(hostPort(gw));
     cleanups.push(() => client.close());
     const before = pod.calls.length;
@@ -155,8 +155,8 @@ describe('native gRPC through the gateway', () => {
     expect((await status).code).toBe(grpc.status.OK);
   });
 
-  it('graceful shutdown: an open bidi stream keeps working through the drain, then ends with a status, not a hang', async () => {
-    const gw = await gatewayOver(pod.address, ['--shutdown-delay', '0', '--drain-timeout', '1s']);
+  it.each(UPSTREAM_CLIENTS)('graceful shutdown: an open bidi stream keeps working through the drain, then ends with a status, not a hang (%s)', async (upstreamClient) => {
+    const gw = await gatewayOver(pod.address, ['--upstream-client', upstreamClient, '--shutdown-delay', '0', '--drain-timeout', '1s']);
     const client = nativeClient(hostPort(gw));
     cleanups.push(() => client.close());
     const chat = client.Chat();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeClient } from '../support/clients.js';
 import { spawnGateway, waitForStatus, type GatewayProcess } from '../support/gateway-process.js';
+import { UPSTREAM_CLIENTS } from '../support/upstream-options.js';
 import { freePort } from '../support/ports.js';
 import { startRawPod, type RawPod } from '../support/raw-pod.js';
 
@@ -69,8 +70,8 @@ async function unavailableCalls(baseUrl: string): Promise<{ runs: number; codes:
 }
 
 describe('retries: a call the Pod may have run is never sent twice unless the method is declared idempotent', () => {
-  it('by default, a method answering UNAVAILABLE runs exactly once per browser call', async () => {
-    const url = await gateway();
+  it.each(UPSTREAM_CLIENTS)('by default, a method answering UNAVAILABLE runs exactly once per browser call (%s)', async (upstreamClient) => {
+    const url = await gateway('--upstream-client', upstreamClient);
     const { runs, codes } = await unavailableCalls(url);
     expect(codes).toEqual(Array(CALLS).fill(UNAVAILABLE));
     expect(runs).toBe(CALLS);

@@ -11,6 +11,7 @@ import { startEchoPod, type EchoPod } from '../../examples/echo-pod/server.js';
 import { Code, nodeClient, podOf } from '../support/clients.js';
 import { spawnHeadlessDns, type DnsProcess } from '../support/dns-process.js';
 import { spawnGateway, waitForStatus, type GatewayProcess } from '../support/gateway-process.js';
+import { UPSTREAM_CLIENTS } from '../support/upstream-options.js';
 import { freePort, podAddresses } from '../support/ports.js';
 import { makeCa, makeCert, type TestCa, type TestCert } from '../support/tls.js';
 
@@ -134,13 +135,13 @@ describe('upstream TLS through node dist/cli.js', { timeout: 180_000 }, () => {
     });
   });
 
-  it('Pods whose certificates come from another CA: calls fail UNAVAILABLE saying TLS, never hang; not ready; one line per Pod', async () => {
+  it.each(UPSTREAM_CLIENTS)('Pods whose certificates come from another CA: calls fail UNAVAILABLE saying TLS, never hang; not ready; one line per Pod (%s)', async (upstreamClient) => {
     const certs = await Promise.all([
       makeCert(otherCa, { cn: 'pod-x', sans: [SERVICE] }),
       makeCert(otherCa, { cn: 'pod-y', sans: [SERVICE] }),
     ]);
     const port = await startPods(certs, 31, false);
-    const gw = await startGateway(port, ['--upstream-ca', ca.cert], ['--connect-timeout', '1s']);
+    const gw = await startGateway(port, ['--upstream-ca', ca.cert], ['--connect-timeout', '1s', '--upstream-client', upstreamClient]);
     await waitForStatus(`${gw.admin}/healthz`, 200, START_MS);
     await until('both Pods reported', () => tlsLines().length === 2);
 

@@ -238,6 +238,7 @@ export class Http2Call implements Attempt {
     if (this.final !== null) return;
     const waited = (Date.now() - this.startedAt) / 1000;
     this.end(make(Status.DEADLINE_EXCEEDED, `Deadline exceeded after ${waited.toFixed(3)}s,remote_addr=${this.connection.peer}`, false));
+    this.connection.deadlinePassed(this.facts!);
   }
 
   // ---- delivery -------------------------------------------------------------------------

@@ -10,9 +10,13 @@ import type { CallConnection, OpenedStream, SessionFacts } from './types.js';
 import type { PodTlsOptions } from './tls.js';
 
 export interface SessionSettings {
+  /** --connect-timeout: a connection attempt with no Pod SETTINGS by then is abandoned (and retried with backoff). */
+  connectTimeoutMs: number;
   keepalivePingIntervalMs: number;
   keepalivePingTimeoutMs: number;
   maxMessageBytes: number;
+  /** The last stream id a session may use before it is replaced; HTTP/2's own limit unless a test lowers it. */
+  lastStreamId?: number;
 }
 
 /** grpc-js's reconnect backoff (connection-backoff.md): 250 ms, ×1.6 with ±20% jitter, at most 5 s. */
@@ -23,6 +27,9 @@ const BACKOFF_JITTER = 0.2;
 
 /** grpc-js's word for a session that closed before HTTP/2 began; ../tls-failure.ts reads it. */
 const CLOSED_BEFORE_HTTP2 = 'Failed to connect';
+
+/** HTTP/2 stream ids are 31 bits; a client's are odd, so this is the last one (RFC 9113, 5.1.1). */
+const LAST_STREAM_ID = 2 ** 31 - 1;
 
 /** Node's errors for a stream request() could not create on the session. */
 const NO_STREAM_ERRORS = new Set(['ERR_HTTP2_INVALID_SESSION', 'ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_OUT_OF_STREAMS']);
@@ -54,6 +61,7 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private pingDeadline: NodeJS.Timeout | null = null;
+  private lastPingAt = 0;
 
   constructor(
     host: string,
@@ -99,7 +107,17 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
     // Gone a moment before its 'close' event: no stream can exist on it.
     if (session.destroyed || session.closed) return 'the connection closed';
     try {
-      return { stream: session.request(headers, { endStream: false }), session: facts };
+      const stream = session.request(headers, { endStream: false });
+      // A long-lived session runs out of stream ids (at 10k calls/s, in about a day): Node then
+      // destroys each new stream (ERR_HTTP2_OUT_OF_STREAMS, no id: never processed, see ./call.ts)
+      // and would do so for every call after. The session that spent its last id is replaced now.
+      if (!((stream.id ?? LAST_STREAM_ID) < (this.settings.lastStreamId ?? LAST_STREAM_ID))) {
+        this.retire(facts);
+        // Closed now, Node would refuse this stream before its HEADERS leave: once it is done.
+        if (stream.id === undefined) session.close();
+        else stream.once('close', () => session.close());
+      }
+      return { stream, session: facts };
     } catch (error) {
       // Node refuses a stream it cannot create (no stream ids left, a session going away): none was made.
       if (NO_STREAM_ERRORS.has((error as { code?: string }).code ?? '')) return (error as Error).message;
@@ -143,6 +161,7 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
     const gone = (): void => {
       if (over) return;
       over = true;
+      clearTimeout(handshake);
       if (ready) {
         this.retire(facts);
       } else {
@@ -150,7 +169,19 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
         if (this.facts === facts) this.failed();
       }
     };
+    // Node sets no timeout of its own: a Pod whose SYNs vanish, or that accepts TCP and then says
+    // nothing (a frozen process, a TLS server that never answers), would keep this CONNECTING for
+    // as long as the kernel or the Pod likes. As gRPC's connection-backoff.md: the attempt gets the
+    // longer of the connect timeout and the current backoff.
+    const handshakeMs = Math.max(this.settings.connectTimeoutMs, this.backoffMs);
+    const handshake = setTimeout(() => {
+      error = `${CLOSED_BEFORE_HTTP2}: no HTTP/2 SETTINGS from the Pod within ${handshakeMs} ms`;
+      session.destroy();
+      gone();
+    }, handshakeMs);
+    handshake.unref();
     session.once('remoteSettings', () => {
+      clearTimeout(handshake);
       ready = true;
       this.backoffMs = INITIAL_BACKOFF_MS;
       if (this.facts === facts) this.setState('READY');
@@ -205,7 +236,23 @@ export class Http2Connection implements PodConnection, AttemptFactory, CallConne
       if (this.calls > 0) this.schedulePing();
       return;
     }
-    const session = facts.session;
+    this.sendPing(facts.session);
+  }
+
+  /**
+   * A call's deadline passed on `facts`' session: a slow handler, or a session that died without a
+   * word (a header field too large for HPACK makes Node send GOAWAY and stop reading, with no event
+   * and its calls left open). A PING tells which now rather than at the next keepalive; at most one
+   * per keepalive interval, so a server's ping policy sees no more than keepalive would send.
+   */
+  deadlinePassed(facts: SessionFacts): void {
+    if (facts !== this.facts || this.pingDeadline !== null || this.current !== 'READY') return;
+    if (Date.now() - this.lastPingAt < this.settings.keepalivePingIntervalMs) return;
+    this.sendPing(this.facts.session);
+  }
+
+  private sendPing(session: ClientHttp2Session): void {
+    this.lastPingAt = Date.now();
     this.pingDeadline = setTimeout(() => {
       this.pingDeadline = null;
       // A frozen Pod or a dead path: its calls fail now instead of hanging.

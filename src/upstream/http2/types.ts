@@ -9,6 +9,8 @@ export interface CallConnection {
   readonly maxMessageBytes: number;
   /** A stream on the current session, or why there is none (the last connection error). */
   openStream(headers: OutgoingHttpHeaders): OpenedStream | string;
+  /** A call's deadline passed on that session: the connection checks the session still answers. */
+  deadlinePassed(session: SessionFacts): void;
 }
 
 export interface OpenedStream {

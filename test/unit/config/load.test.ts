@@ -58,7 +58,7 @@ describe('defaults', () => {
       },
       upstreamOptions: {
         balancer: 'round-robin',
-        client: 'grpc-js',
+        client: 'http2',
         connectTimeoutMs: 5000,
         keepalivePingIntervalMs: 300_000,
         keepalivePingTimeoutMs: 20_000,
@@ -151,7 +151,7 @@ describe('every flag reaches its field', () => {
       '--balancer',
       'least-request',
       '--upstream-client',
-      'http2',
+      'grpc-js',
       '--connect-timeout',
       '1s',
       '--upstream-keepalive',
@@ -220,7 +220,7 @@ describe('every flag reaches its field', () => {
     });
     expect(c.upstreamOptions).toEqual({
       balancer: 'least-request',
-      client: 'http2',
+      client: 'grpc-js',
       connectTimeoutMs: 1000,
       keepalivePingIntervalMs: 60_000,
       keepalivePingTimeoutMs: 3000,

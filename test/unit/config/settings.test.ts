@@ -103,7 +103,7 @@ const sample: Record<string, string> = {
   '--tls-key': A_FILE,
   '--tls-client-ca': A_FILE,
   '--balancer': 'least-request',
-  '--upstream-client': 'http2',
+  '--upstream-client': 'grpc-js',
   '--connect-timeout': '1s',
   '--upstream-keepalive': '20s',
   '--upstream-keepalive-timeout': '5s',

@@ -1,9 +1,10 @@
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { UpstreamOptions } from '../../../src/config/types.js';
+import type { UpstreamClientName, UpstreamOptions } from '../../../src/config/types.js';
 import type { PodPool } from '../../../src/upstream/pool.js';
 import { startRawPod, type RawPod } from '../../support/raw-pod.js';
+import { upstreamClientUnderTest, UPSTREAM_CLIENTS } from '../../support/upstream-options.js';
 import { closePools, makePool, until } from './pool-harness.js';
 
 interface Result {
@@ -49,12 +50,12 @@ afterEach(async () => {
 });
 
 /** A slow Pod (127.0.0.2) in the pool with a call in flight on it, and a fast one (127.0.0.3) not yet in. */
-async function callOnSlowPod() {
+async function callOnSlowPod(client: UpstreamClientName = upstreamClientUnderTest()) {
   const port = await freePort();
   const slow = await startRawPod('127.0.0.2', port, { delayMs: 500 });
   const fast = await startRawPod('127.0.0.3', port);
   pods = [slow, fast];
-  const { pool, resolver } = makePool();
+  const { pool, resolver } = makePool({ client });
   resolver.set([{ host: '127.0.0.2', port }]);
   await until(() => pool.isReady());
   const inFlight = call(pool);
@@ -108,8 +109,8 @@ describe('PodPool', () => {
     expect((await c.done).status.code).toBe(Status.CANCELLED);
   });
 
-  it('drains a Pod that leaves DNS: its in-flight call finishes, new calls go elsewhere, then it is removed', async () => {
-    const { port, slow, fast, pool, resolver, inFlight } = await callOnSlowPod();
+  it.each(UPSTREAM_CLIENTS)('drains a Pod that leaves DNS: its in-flight call finishes, new calls go elsewhere, then it is removed (%s)', async (client) => {
+    const { port, slow, fast, pool, resolver, inFlight } = await callOnSlowPod(client);
     resolver.set([{ host: '127.0.0.3', port }]);
     const draining = pool.snapshot().endpoints.find((e) => e.address === slow.address)!;
     expect(draining.draining).toBe(true);
@@ -123,10 +124,10 @@ describe('PodPool', () => {
     expect(pool.snapshot().endpoints[0]!.address).toBe(fast.address);
   });
 
-  it('cancels calls still on a removed Pod when its drain times out', async () => {
+  it.each(UPSTREAM_CLIENTS)('cancels calls still on a removed Pod when its drain times out (%s)', async (client) => {
     const port = await freePort();
     pods = [await startRawPod('127.0.0.2', port, { delayMs: 3000 })];
-    const { pool, resolver } = makePool({ podDrainTimeoutMs: 200 });
+    const { pool, resolver } = makePool({ client, podDrainTimeoutMs: 200 });
     resolver.set([{ host: '127.0.0.2', port }]);
     await until(() => pool.isReady());
     const c = call(pool);
@@ -138,12 +139,12 @@ describe('PodPool', () => {
     expect(pool.snapshot().endpoints).toHaveLength(0);
   });
 
-  it('never sends again a call a Pod answered UNAVAILABLE: one call, exactly one handler run', async () => {
+  it.each(UPSTREAM_CLIENTS)('never sends again a call a Pod answered UNAVAILABLE: one call, exactly one handler run (%s)', async (client) => {
     const port = await freePort();
     const shedding = await startRawPod('127.0.0.2', port, { failWith: Status.UNAVAILABLE });
     const good = await startRawPod('127.0.0.3', port);
     pods = [shedding, good];
-    const { pool, resolver } = makePool();
+    const { pool, resolver } = makePool({ client });
     resolver.set([{ host: '127.0.0.2', port }, { host: '127.0.0.3', port }]);
     await until(() => pool.snapshot().endpoints.every((e) => e.state === 'READY'));
     const results = await Promise.all(Array.from({ length: 20 }, () => call(pool).done));
@@ -153,12 +154,12 @@ describe('PodPool', () => {
     expect(pool.retries).toEqual({ transparent: 0, policy: 0 });
   });
 
-  it('never sends again a call whose Pod went away while its handler ran', async () => {
+  it.each(UPSTREAM_CLIENTS)('never sends again a call whose Pod went away while its handler ran (%s)', async (client) => {
     const port = await freePort();
     const dying = await startRawPod('127.0.0.2', port, { delayMs: 5000 });
     const good = await startRawPod('127.0.0.3', port);
     pods = [good];
-    const { pool, resolver } = makePool();
+    const { pool, resolver } = makePool({ client });
     resolver.set([{ host: '127.0.0.2', port }]);
     await until(() => pool.isReady());
     const first = call(pool);
@@ -172,12 +173,12 @@ describe('PodPool', () => {
     expect(pool.retries.transparent).toBe(0);
   });
 
-  it('sends elsewhere, safely, the calls a Pod never processed: a Pod shutting down gracefully under load loses no call and runs none twice', async () => {
+  it.each(UPSTREAM_CLIENTS)('sends elsewhere, safely, the calls a Pod never processed: a Pod shutting down gracefully under load loses no call and runs none twice (%s)', async (client) => {
     const port = await freePort();
     const leaving = await startRawPod('127.0.0.2', port, { delayMs: 5 });
     const staying = await startRawPod('127.0.0.3', port, { delayMs: 5 });
     pods = [staying];
-    const { pool, resolver } = makePool();
+    const { pool, resolver } = makePool({ client });
     resolver.set([{ host: '127.0.0.2', port }, { host: '127.0.0.3', port }]);
     await until(() => pool.snapshot().endpoints.every((e) => e.state === 'READY'));
     // A stream of calls, a new one every turn of the event loop, while the Pod sends GOAWAY and
@@ -313,10 +314,10 @@ describe('PodPool', () => {
     expect(pool.snapshot().endpoints[0]!.connections).toBe(3);
   });
 
-  it('lets in-flight calls finish on close, and refuses new ones', async () => {
+  it.each(UPSTREAM_CLIENTS)('lets in-flight calls finish on close, and refuses new ones (%s)', async (client) => {
     const port = await freePort();
     pods = [await startRawPod('127.0.0.2', port, { delayMs: 200 })];
-    const { pool, resolver } = makePool();
+    const { pool, resolver } = makePool({ client });
     resolver.set([{ host: '127.0.0.2', port }]);
     await until(() => pool.isReady());
     const c = call(pool);

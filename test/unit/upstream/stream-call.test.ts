@@ -9,6 +9,7 @@ import type { UpstreamStreamCall } from '../../../src/upstream/types.js';
 import { freePort } from '../../support/ports.js';
 import { startRefuser } from '../../support/refuser-pod.js';
 import { startHoldingPod, startStreamPod, type StreamPod } from '../../support/stream-pod.js';
+import { upstreamClientUnderTest, UPSTREAM_CLIENTS } from '../../support/upstream-options.js';
 import { closePools, makePool, until } from './pool-harness.js';
 
 interface StreamCall {
@@ -124,10 +125,10 @@ describe('streamed requests through the pool', () => {
     expect((await c.status).code).toBe(Status.OK);
   });
 
-  it('cancel mid-stream: the Pod gets RST_STREAM(CANCEL), the caller CANCELLED', async () => {
+  it.each(UPSTREAM_CLIENTS)('cancel mid-stream: the Pod gets RST_STREAM(CANCEL), the caller CANCELLED (%s)', async (client) => {
     const pod = await startHoldingPod('127.0.0.5');
     cleanups.push(() => pod.close());
-    const { pool } = await poolFor(pod.address);
+    const { pool } = await poolFor(pod.address, { client });
     const c = open(pool, '/test.Stream/Chat');
     await c.send('hello');
     await until(() => c.messages.length === 1);
@@ -137,10 +138,10 @@ describe('streamed requests through the pool', () => {
     expect(pod.rstCodes).toEqual([http2.constants.NGHTTP2_CANCEL]);
   });
 
-  it('deadline: a stream that outlives it ends DEADLINE_EXCEEDED, and the Pod gets RST_STREAM(CANCEL)', async () => {
+  it.each(UPSTREAM_CLIENTS)('deadline: a stream that outlives it ends DEADLINE_EXCEEDED, and the Pod gets RST_STREAM(CANCEL) (%s)', async (client) => {
     const pod = await startHoldingPod('127.0.0.5');
     cleanups.push(() => pod.close());
-    const { pool } = await poolFor(pod.address);
+    const { pool } = await poolFor(pod.address, { client });
     const c = open(pool, '/test.Stream/Chat', new Metadata(), 300);
     await c.send('hello');
     const status = await c.status;
@@ -155,13 +156,13 @@ describe('streamed requests through the pool', () => {
     /** Bytes on the wire of `messages` as gRPC frames: the refuser waits for all of them. */
     const framed = messages.reduce((n, m) => n + 5 + m.length, 0);
 
-    async function refuserAndPod(retryBufferBytes: number) {
+    async function refuserAndPod(retryBufferBytes: number, client = upstreamClientUnderTest()) {
       const port = await freePort('127.0.0.3');
       const refuser = await startRefuser('127.0.0.3', port, framed);
       cleanups.push(() => refuser.close());
       const pod = await startStreamPod('127.0.0.4', port);
       cleanups.push(() => pod.forceClose());
-      const { pool, resolver } = makePool({ retryBufferBytes });
+      const { pool, resolver } = makePool({ retryBufferBytes, client });
       resolver.set([
         { host: '127.0.0.3', port },
         { host: '127.0.0.4', port },
@@ -177,8 +178,8 @@ describe('streamed requests through the pool', () => {
       return { status: await c.status, answer: c.messages[0] };
     }
 
-    it('a streamed call the Pod refused is sent whole to another Pod', async () => {
-      const { pool, pod, refuser } = await refuserAndPod(256 * 1024);
+    it.each(UPSTREAM_CLIENTS)('a streamed call the Pod refused is sent whole to another Pod (%s)', async (client) => {
+      const { pool, pod, refuser } = await refuserAndPod(256 * 1024, client);
       const results = [];
       for (let i = 0; i < 4; i++) results.push(await collect(pool));
       for (const r of results) expect(r).toMatchObject({ status: { code: Status.OK }, answer: 'alpha|bravo|charlie' });

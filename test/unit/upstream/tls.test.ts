@@ -15,7 +15,7 @@ import type { ResolvedAddress, Resolver } from '../../../src/upstream/types.js';
 import { freePort } from '../../support/ports.js';
 import { startRawPod, type RawPod, type RawPodBehaviour } from '../../support/raw-pod.js';
 import { makeCa, makeCert, type TestCa, type TestCert } from '../../support/tls.js';
-import { testUpstreamOptions } from '../../support/upstream-options.js';
+import { testUpstreamOptions, UPSTREAM_CLIENTS } from '../../support/upstream-options.js';
 
 const SERVICE = 'echo-headless.demo.svc';
 
@@ -127,9 +127,9 @@ async function until(predicate: () => boolean, what: string, ms = 10_000): Promi
 const stateOf = (pool: PodPool, host: string) => pool.snapshot().endpoints.find((e) => e.address.startsWith(`${host}:`));
 
 describe('upstream TLS: the name every Pod must prove', () => {
-  it('Pods reached by IP verify against the Service name of a dns:/// target, sent as SNI and :authority', async () => {
+  it.each(UPSTREAM_CLIENTS)('Pods reached by IP verify against the Service name of a dns:/// target, sent as SNI and :authority (%s)', async (client) => {
     const { port, addresses } = await startPods(['127.0.0.2', '127.0.0.3'], { credentials: await serverTls(pki.good) });
-    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { tls: await gatewayTls() });
+    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { client, tls: await gatewayTls() });
     await until(() => pool.snapshot().endpoints.filter((e) => e.state === 'READY').length === 2, 'both Pods READY');
     const results = await Promise.all(Array.from({ length: 10 }, () => call(pool)));
     for (const r of results) expect(r.status.code).toBe(Status.OK);
@@ -198,9 +198,9 @@ describe('upstream TLS: a Pod that fails TLS', () => {
     });
   });
 
-  it('a certificate from another CA: calls fail UNAVAILABLE within --connect-timeout, saying TLS, naming nothing internal', async () => {
+  it.each(UPSTREAM_CLIENTS)('a certificate from another CA: calls fail UNAVAILABLE within --connect-timeout, saying TLS, naming nothing internal (%s)', async (client) => {
     const { port, addresses } = await startPods(['127.0.0.2'], { credentials: await serverTls(pki.foreign) });
-    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { tls: await gatewayTls(), connectTimeoutMs: 1500 });
+    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { client, tls: await gatewayTls(), connectTimeoutMs: 1500 });
     await until(() => tlsWarnings().length > 0, 'TLS failure logged');
     const started = Date.now();
     const results = await Promise.all(Array.from({ length: 5 }, () => call(pool)));
@@ -214,18 +214,18 @@ describe('upstream TLS: a Pod that fails TLS', () => {
     expect(pods[0]!.calls).toBe(0);
   });
 
-  it('a Pod that speaks plaintext while the gateway speaks TLS', async () => {
+  it.each(UPSTREAM_CLIENTS)('a Pod that speaks plaintext while the gateway speaks TLS (%s)', async (client) => {
     const { port, addresses } = await startPods(['127.0.0.2'], {});
-    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { tls: await gatewayTls(), connectTimeoutMs: 1000 });
+    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { client, tls: await gatewayTls(), connectTimeoutMs: 1000 });
     await until(() => tlsWarnings().length > 0, 'TLS failure logged');
     expect(tlsWarnings()[0]!.fields.reason).toMatch(/^the Pod does not speak TLS/);
     const r = await call(pool);
     expect(r.status).toMatchObject({ code: Status.UNAVAILABLE, details: 'no ready backend (the gateway and the backend disagree on TLS)' });
   });
 
-  it('a Pod that speaks TLS while the gateway speaks plaintext', async () => {
+  it.each(UPSTREAM_CLIENTS)('a Pod that speaks TLS while the gateway speaks plaintext (%s)', async (client) => {
     const { port, addresses } = await startPods(['127.0.0.2'], { credentials: await serverTls(pki.good) });
-    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { connectTimeoutMs: 1000 });
+    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { client, connectTimeoutMs: 1000 });
     await until(() => tlsWarnings().length > 0, 'TLS failure logged');
     expect(tlsWarnings()[0]!.fields.reason).toMatch(/^the Pod speaks TLS and the gateway plaintext: give --upstream-tls/);
     const r = await call(pool);
@@ -251,9 +251,9 @@ describe('upstream mTLS', () => {
     expect((await call(pool)).status.code).toBe(Status.OK);
   });
 
-  it('without a client certificate the Pod refuses the handshake: out of rotation, the log says what to check', async () => {
+  it.each(UPSTREAM_CLIENTS)('without a client certificate the Pod refuses the handshake: out of rotation, the log says what to check (%s)', async (client) => {
     const { port, addresses } = await startPods(['127.0.0.2'], { credentials: await serverTls(pki.good, true) });
-    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { tls: await gatewayTls(), connectTimeoutMs: 1000 });
+    const { pool, tlsWarnings } = makePool(dnsTarget(port), addresses, { client, tls: await gatewayTls(), connectTimeoutMs: 1000 });
     await until(() => tlsWarnings().length > 0, 'TLS failure logged');
     expect(tlsWarnings()[0]!.fields.reason).toBe(
       'the Pod refused the TLS handshake (certificate required): check --upstream-cert and --upstream-key',

@@ -6,6 +6,7 @@ import type { PodTlsOptions } from '../../../../src/upstream/http2/tls.js';
 import type { AttemptStatus } from '../../../../src/upstream/retry/transparent.js';
 
 export const settings = (o: Partial<SessionSettings> = {}): SessionSettings => ({
+  connectTimeoutMs: 5000,
   keepalivePingIntervalMs: 30_000,
   keepalivePingTimeoutMs: 10_000,
   maxMessageBytes: 4 << 20,
