@@ -1,7 +1,8 @@
-// What a client may read of a status the gateway or grpc-js made up, as opposed to one the
-// application sent: grpc-js's own messages name Pod addresses ("connect ECONNREFUSED
-// 10.1.2.3:50051", "remote_addr=10.1.2.3:50051"), which are the operator's business, not the
-// browser's. Those go to the log; the client gets a plain phrase.
+// What a client may read of a status the gateway or its upstream client made up, as opposed to one
+// the application sent: the clients' own messages name Pod addresses ("connect ECONNREFUSED
+// 10.1.2.3:50051", "remote_addr=10.1.2.3:50051"; the http2 client words its statuses as grpc-js
+// does, so one rule covers both), which are the operator's business, not the browser's. Those go
+// to the log; the client gets a plain phrase.
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { NO_CONNECTION_PREFIX } from './retry/index.js';
 
