@@ -77,7 +77,7 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   process.stdout.write(`npm run bench -- [options]
-  --quick              ~1 minute smoke: 1 round of 2 s per case and path
+  --quick              ~3 minute smoke: 1 round of 2 s per case and path
   --rounds N           rounds (default 3)          --duration S   seconds per case and path (default 4)
   --only a,b           only these cases: unary64,text64,unary1,mib1,stream,h2web64,grpc64
                        (h2web64: gRPC-Web over h2c and TLS; grpc64: native gRPC passthrough; both run only
