@@ -354,7 +354,7 @@ export const S = {
     name: 'connect-timeout',
     group: G_POOL,
     metavar: 'DURATION',
-    help: 'How long a call waits for a ready Pod before failing UNAVAILABLE',
+    help: 'How long a call waits for a ready Pod before failing UNAVAILABLE (with the http2 client, also how long one connection attempt may take)',
     defaults: ['5s'],
     parse: positiveDuration,
   }),
