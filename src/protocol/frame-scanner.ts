@@ -2,7 +2,7 @@
 // bytes pass by, and the bytes themselves are neither held, cut nor copied. A proxy that forwards
 // DATA as it arrived still has to check each message's size and flags, and to know whether a
 // stream ended between messages; this is all it needs for that.
-import { FLAG_COMPRESSED, FRAME_HEADER_BYTES, FrameError } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameError, checkFramePrefix } from './frame.js';
 
 export class FrameScanner {
   /** Body bytes of the current message still to come. */
@@ -66,12 +66,7 @@ export class FrameScanner {
   }
 
   private start(flags: number, length: number): number {
-    if ((flags & ~FLAG_COMPRESSED) !== 0) {
-      throw new FrameError('bad-flags', `unexpected frame flags 0x${flags.toString(16).padStart(2, '0')} in request`);
-    }
-    if (length > this.maxMessageBytes) {
-      throw new FrameError('too-large', `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes}`);
-    }
+    checkFramePrefix(flags, length, this.maxMessageBytes);
     this.messages++;
     this.bodyLeft = length;
     return flags;

@@ -69,6 +69,20 @@ const NO_FRAMES = Object.freeze([]) as unknown as Frame[];
  * copies once per frame, only when a frame straddles chunks; a frame wholly inside one chunk is
  * returned as a subarray of it. After it throws, the decoder is unusable: the caller fails the call.
  */
+/**
+ * The rules every 5-byte prefix must pass, whether its message is cut out (FrameDecoder) or passed
+ * on as it came (FrameScanner): FrameError 'bad-flags' for flag bits other than the compressed one,
+ * 'too-large' for a length above maxMessageBytes (checked before any of the message is held).
+ */
+export function checkFramePrefix(flags: number, length: number, maxMessageBytes: number): void {
+  if ((flags & ~FLAG_COMPRESSED) !== 0) {
+    throw new FrameError('bad-flags', `unexpected frame flags 0x${flags.toString(16).padStart(2, '0')} in request`);
+  }
+  if (length > maxMessageBytes) {
+    throw new FrameError('too-large', `message of ${length} bytes exceeds the limit of ${maxMessageBytes}`);
+  }
+}
+
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   /** Offset of the first unread byte in chunks[0]. */
@@ -150,7 +164,7 @@ export class FrameDecoder {
     while (len - off >= FRAME_HEADER_BYTES) {
       const flags = chunk[off]!;
       const length = chunk.readUInt32BE(off + 1);
-      this.check(flags, length);
+      checkFramePrefix(flags, length, this.maxMessageBytes);
       const start = off + FRAME_HEADER_BYTES;
       if (len - start < length) {
         // Header complete, body not: remember the header so it is not re-read and re-checked.
@@ -174,15 +188,6 @@ export class FrameDecoder {
     throw new FrameError('too-many', `more than ${this.maxFrames} message${this.maxFrames === 1 ? '' : 's'} in the request`);
   }
 
-  private check(flags: number, length: number): void {
-    if ((flags & ~FLAG_COMPRESSED) !== 0) {
-      throw new FrameError('bad-flags', `unexpected frame flags 0x${flags.toString(16).padStart(2, '0')} in request`);
-    }
-    if (length > this.maxMessageBytes) {
-      throw new FrameError('too-large', `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes}`);
-    }
-  }
-
   private readHeader(): void {
     const first = this.chunks[0]!;
     let flags: number;
@@ -196,7 +201,7 @@ export class FrameDecoder {
       flags = h[0]!;
       length = h.readUInt32BE(1);
     }
-    this.check(flags, length);
+    checkFramePrefix(flags, length, this.maxMessageBytes);
     this.curFlags = flags;
     this.curLength = length;
   }
