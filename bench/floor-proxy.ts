@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { listenAndAnnounce } from './lib/announce.js';
 
 const { values } = parseArgs({ options: { target: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const channel = new grpc.Channel(`ipv4:${values.target}`, grpc.credentials.createInsecure(), {
@@ -62,10 +63,4 @@ const server = createServer((req, res) => {
     call.startRead();
   });
 });
-server.listen(Number(values.port), '127.0.0.1', () => {
-  const a = server.address();
-  process.stdout.write(JSON.stringify({ ready: true, port: typeof a === 'object' && a ? a.port : 0 }) + '\n');
-});
-const stop = (): void => process.exit(0);
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+listenAndAnnounce(server, Number(values.port));

@@ -3,7 +3,8 @@
 // Side-by-side benchmark on loopback, every process separate: a raw grpc-js backend
 // (bench/backend.ts), the gateway (node dist/cli.js), @grpc-web/proxy as the peer
 // (bench/peer.cjs), and the load generators (wrk with bench/wrk-unary.lua, or autocannon;
-// bench/grpc-client.ts and h2load for the direct baseline; bench/web-stream-client.ts).
+// bench/grpc-client.ts and h2load for the direct baseline; bench/web-stream-client.ts; and
+// bench/relay.ts, a bare node:http2 relay measured beside the gateway's native gRPC path).
 // Cases and paths are interleaved, rounds repeated, medians taken: on a small, shared machine
 // only ratios measured in the same run mean anything. Writes bench/results/latest.{json,md}
 // (--soak: bench/results/soak.{json,md}) and prints the table.
@@ -42,7 +43,8 @@ import {
   runTool,
   settle,
 } from './procs.js';
-import { median, perRound, type TargetCheck } from './stats.js';
+import { RELAY, relayReference } from './relay-row.js';
+import { median, metCell, perRound, tallyTargets, type TargetCheck } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -81,7 +83,9 @@ if (opt.help) {
   --rounds N           rounds (default 3)          --duration S   seconds per case and path (default 4)
   --only a,b           only these cases: unary64,text64,unary1,mib1,stream,h2web64,grpc64
                        (h2web64: gRPC-Web over h2c and TLS; grpc64: native gRPC passthrough; both run only
-                       against a gateway that answers them, e.g. --gateway /work/wt-listener/dist/cli.js)
+                       against a gateway that answers them, e.g. --gateway /work/wt-listener/dist/cli.js;
+                       grpc64 also runs the grpc-js client through bench/relay.ts, a bare node:http2 relay,
+                       as "${RELAY}": a reference for the gateway's row, not a target)
   --paths a,b          only these paths (e.g. "gateway,gateway (before)" with --compare)
   --loadgen wrk|autocannon   HTTP/1.1 load generator (default: wrk if installed)
   --soak               1,000,000 calls through the gateway (--soak-calls N); RSS after vs after the first 100k
@@ -265,6 +269,16 @@ async function startFloor(backendPort: number): Promise<Proxy> {
   );
   const port = (JSON.parse(svc.readyLine()!) as { port: number }).port;
   return { id: FLOOR, svc, url: `http://127.0.0.1:${port}` };
+}
+
+/** bench/relay.ts in front of `backendPort`, checked with one native call: a reference, not a build under test. */
+async function startRelay(name: string, backendPort: number, at?: Placement): Promise<Proxy> {
+  const args = [...TSX, join(BENCH, 'relay.ts'), '--target', `127.0.0.1:${backendPort}`, '--port', '0'];
+  const svc = await Service.start(name, ...pinnedCommand(at, NODE, args), { ready: isReadyJson, cwd: ROOT });
+  const url = `http://127.0.0.1:${(JSON.parse(svc.readyLine()!) as { port: number }).port}`;
+  const why = await probeH2(url, CT_GRPC, BODY_100);
+  if (why !== null) throw new Error(`${name}: bad answer: ${why}`);
+  return { id: name, svc, url };
 }
 
 async function waitHttp(url: string, svc: Service): Promise<void> {
@@ -515,7 +529,7 @@ async function measure(round: number, caseId: CaseId, step: Step, sharedBackend:
   }
   const pc = sample.pinnedCpus;
   if (pc && pin) {
-    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (gateway ${pct(pc.gateway)}, other ${pct(Math.max(0, pc.gatewayBusy - pc.gateway))})`;
+    cpu += `; CPU ${pin.loadCpu} busy ${pct(pc.loadBusy)} (backend ${pct(pc.backend)}), CPU ${pin.gatewayCpu} busy ${pct(pc.gatewayBusy)} (${proxy?.id.replace(OWN_CORE, '') ?? 'gateway'} ${pct(pc.gateway)}, other ${pct(Math.max(0, pc.gatewayBusy - pc.gateway))})`;
   }
   process.stdout.write(`  r${round} ${caseId.padEnd(8)} ${path.padEnd(16)} ${extra}${cpu}${sample.errors ? `, ${sample.errors} ERRORS` : ''}\n`);
   return sample;
@@ -547,6 +561,8 @@ interface Procs {
   floor: Proxy | null;
   /** The HTTP/2 paths of the gateway under test (bench/h2-paths.ts); null when no case needs them. */
   h2: H2Paths | null;
+  /** bench/relay.ts on shared cores, when grpc64 runs. */
+  relay: Proxy | null;
   /** The pinned layout's own processes (bench/pinning.ts); null when it does not run. */
   pinned: PinnedProcs | null;
 }
@@ -558,6 +574,8 @@ interface PinnedProcs {
   backendPort: number;
   gateway: Proxy;
   tls: Proxy | null;
+  /** bench/relay.ts on the gateway's CPU, when grpc64 runs pinned. */
+  relay: Proxy | null;
 }
 
 /** What the gateway answers over HTTP/2; each `...Skip` is why a path is skipped, null when it runs. */
@@ -678,6 +696,8 @@ function pinnedSteps(c: CaseId, pin: PinnedProcs, h2: H2Paths | null, steps: Ste
     add('gateway TLS grpc-js', tls, (w) => grpcLoad(portOf(tls.url), 100, 64, d, ca, w.tool('grpc-client', cpu)));
   }
   if (gateway.length === 0) return; // nothing to compare the pinned direct client with
+  const relay = pin.relay;
+  if (c === 'grpc64' && relay) add(RELAY, relay, (w) => grpcLoad(portOf(relay.url), 100, 64, d, undefined, w.tool('grpc-client', cpu)));
   const direct = (w?: PinWatch): Promise<LoadResult> => grpcLoad(pin.backendPort, 100, 64, d, undefined, w!.tool('grpc-client', cpu));
   steps.push({ path: PINNED_DIRECT, proxy: null, backend: pin.backend, pin: pin.layout, run: direct }, ...gateway);
 }
@@ -698,6 +718,8 @@ function h2Steps(c: CaseId, p: Procs, h2: H2Paths, steps: Step[]): void {
   if (skipped) return; // no gateway path to compare the direct ones with
   steps.push({ path: 'direct grpc-js', proxy: null, run: () => grpcLoad(bp, 100, 64, d) });
   if (HAVE_H2LOAD) steps.push({ path: 'direct h2load', proxy: null, run: () => h2Load(bp, 64, d) });
+  const relay = p.relay;
+  if (c === 'grpc64' && relay) steps.push({ path: RELAY, proxy: relay, run: () => grpcLoad(portOf(relay.url), 100, 64, d) });
   // --compare: the build before, cleartext only (its TLS twin is not started).
   const before = p.before;
   if (c === 'h2web64' && HAVE_H2LOAD) {
@@ -790,8 +812,9 @@ async function startAll(withPeer: boolean, withLog: boolean): Promise<Procs> {
   }
   if (floor) await validate(floor, false);
   const h2 = withPeer && CASES.some((c) => H2_CASES.includes(c)) ? await startH2(backendPort, gateway) : null;
+  const relay = withPeer && CASES.includes('grpc64') ? await startRelay('relay', backendPort) : null;
   const pinned = withPeer && PIN_LAYOUT ? await startPinned(PIN_LAYOUT, h2) : null;
-  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor, h2, pinned };
+  return { backend, backendPort, gateway, gatewayLog, workers, peer, before, floor, h2, relay, pinned };
 }
 
 /** The pinned layout's processes, each started under taskset (so every thread it makes inherits the CPU). */
@@ -802,7 +825,9 @@ async function startPinned(layout: PinLayout, h2: H2Paths | null): Promise<Pinne
   const gateway = await startGateway('gateway' + OWN_CORE, backendPort, false, GATEWAY_CLI, [], onGatewayCpu);
   await validate(gateway, false);
   const tls = h2?.tls ? await startGateway(GATEWAY_TLS + OWN_CORE, backendPort, false, GATEWAY_CLI, h2.tlsArgs, onGatewayCpu) : null;
-  return { layout, backend, backendPort, gateway, tls };
+  const withRelay = CASES.includes('grpc64') && PIN_CASES.includes('grpc64');
+  const relay = withRelay ? await startRelay('relay' + OWN_CORE, backendPort, onGatewayCpu) : null;
+  return { layout, backend, backendPort, gateway, tls, relay };
 }
 
 async function stopAll(p: Procs): Promise<void> {
@@ -818,6 +843,8 @@ async function stopAll(p: Procs): Promise<void> {
     p.h2?.tls?.svc.stop(),
     p.pinned?.gateway.svc.stop(),
     p.pinned?.tls?.svc.stop(),
+    p.relay?.svc.stop(),
+    p.pinned?.relay?.svc.stop(),
   ]);
   await Promise.all([p.backend.stop(), p.pinned?.backend.stop()]);
 }
@@ -933,15 +960,20 @@ async function mainRun(): Promise<void> {
     check('stream: messages/s ≥ 0.8× direct', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.msgsPerS), (v) => v >= 0.8, x);
     check('stream: first message ≤ direct + 2 ms', perRound(samples, 'stream', 'gateway', 'direct grpc-js', (s) => s.firstMsgMs, 'diff'), (v) => v <= 2, (v) => signedMs(v, 2));
   }
-  // Each HTTP/2 target twice: shared cores (as ever), then the gateway on its own core.
-  const twice = (c: CaseId, target: string, gatewayPath: string, min: number): void => {
+  // Each HTTP/2 target twice: shared cores (as ever), then the gateway on its own core; with
+  // `relay`, each followed by the bare relay's reference line (bench/relay-row.ts).
+  const twice = (c: CaseId, target: string, gatewayPath: string, min: number, relay = false): void => {
     check(target, perRound(samples, c, gatewayPath, 'direct grpc-js', (s) => s.callsPerS), (v) => v >= min, x);
+    if (relay) checks.push(relayReference(samples, c, gatewayPath, null));
     const skip = PIN.skip ?? (PIN_CASES.includes(c) ? null : 'not in --pin-cases');
-    checks.push(pinnedTarget(target, samples, c, gatewayPath + OWN_CORE, { skip, failures: pinFailures }, min));
+    const outcome = { skip, failures: pinFailures };
+    checks.push(pinnedTarget(target, samples, c, gatewayPath + OWN_CORE, outcome, min));
+    if (relay) checks.push(relayReference(samples, c, gatewayPath + OWN_CORE, outcome));
   };
   if (has('h2web64')) twice('h2web64', 'gRPC-Web over h2c: calls/s ≥ 0.8× direct grpc-js', 'gateway h2c h2load', 0.8);
   if (has('grpc64')) {
-    twice('grpc64', 'native gRPC passthrough (grpc-js client, h2c): calls/s ≥ 0.8× direct grpc-js', 'gateway grpc-js', 0.8);
+    // The relay speaks h2c only: its reference stands beside the h2c rows.
+    twice('grpc64', 'native gRPC passthrough (grpc-js client, h2c): calls/s ≥ 0.8× direct grpc-js', 'gateway grpc-js', 0.8, procs.relay !== null);
     twice('grpc64', 'native gRPC passthrough (grpc-js client, TLS): calls/s ≥ 0.8× direct grpc-js', 'gateway TLS grpc-js', 0.8);
   }
   if (has('mib1')) {
@@ -1065,13 +1097,19 @@ function markdown(
   md += `\nIdle RSS (connected, before load), 1 s after start / settled after ${QUICK ? 5 : 12} s: gateway ${fmt(memory.idle['gateway'] ?? NaN, 1)} / ${fmt(memory.idle['gatewaySettled'] ?? NaN, 1)} MiB, peer ${fmt(memory.idle['peer'] ?? NaN, 1)} / ${fmt(memory.idle['peerSettled'] ?? NaN, 1)} MiB; `;
   md += `after the run: gateway ${fmt(memory.idleAfterRun['gateway'] ?? NaN, 1)} MiB, peer ${fmt(memory.idleAfterRun['peer'] ?? NaN, 1)} MiB.\n`;
   md += '\n| target | measured | met |\n|---|--:|:-:|\n';
-  for (const c of checks) md += `| ${c.target} | ${c.value} | ${c.met === null ? '–' : c.met ? 'yes' : '**no**'} |\n`;
+  for (const c of checks) md += `| ${c.target} | ${c.value} | ${metCell(c)} |\n`;
+  const t = tallyTargets(checks);
+  md += `\nTargets: ${t.met} met, ${t.notMet} not met, ${t.skipped} not measured`;
+  md += t.references ? ` (and ${t.references} reference line${t.references > 1 ? 's' : ''}, not targets).\n` : '.\n';
   if (rows.some((r) => r['path'] === FLOOR)) {
     md += `\n"${FLOOR}" is bench/floor-proxy.ts: node:http and grpc-js Channel.createCall with nothing else (no Fastify, metadata, CORS, limits, logs or metrics), the least a Node proxy of this design can cost; "gateway+log" is the gateway with its access log on (to /dev/null). Peak RSS in the table: median over rounds (later rounds start with the heap the 1 MiB and stream cases grew).\n`;
   }
+  if (rows.some((r) => r['path'] === RELAY)) {
+    md += `\n"${RELAY}" is the same grpc-js client through bench/relay.ts: a node:http2 server piping each stream to one node:http2 client session to the backend, headers, trailers and resets forwarded, nothing else. It is the least any Node HTTP/2 hop costs that client, not a target; the reference lines under the native gRPC targets give it over the direct client and the gateway over it, both as medians of same-round ratios.\n`;
+  }
   const pinned = meta['pinned'] as { layout: PinLayout | null; skip: string | null };
   md += pinned.layout
-    ? `\nRows marked "(pinned)" and "(own core)" are the pinned layout: the load client and the backend on CPU ${pinned.layout.loadCpu} (\`taskset -c\`) in both the direct and the gateway paths, the gateway alone on CPU ${pinned.layout.gatewayCpu}; their "× direct grpc-js" is over "${PINNED_DIRECT}" of the same round. The other rows share both cores among all processes.\n`
+    ? `\nRows marked "(pinned)" and "(own core)" are the pinned layout: the load client and the backend on CPU ${pinned.layout.loadCpu} (\`taskset -c\`) in both the direct and the gateway paths, the gateway alone on CPU ${pinned.layout.gatewayCpu} (bench/relay.ts takes its place there in its own steps); their "× direct grpc-js" is over "${PINNED_DIRECT}" of the same round. The other rows share both cores among all processes.\n`
     : `\nPinned layout: ${pinned.skip ?? 'no case to run pinned'}.\n`;
   const ns = meta['notes'] as string[];
   if (ns.length) md += '\n' + ns.map((s) => `Note: ${s}`).join('\n') + '\n';

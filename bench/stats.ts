@@ -66,9 +66,36 @@ export function perRound<S extends RoundSample>(
   return median(out);
 }
 
-export interface TargetCheck {
-  target: string;
-  value: string;
-  /** null: not measured (skipped), never counted as met */
-  met: boolean | null;
+export type TargetCheck =
+  | {
+      target: string;
+      value: string;
+      /** null: not measured (skipped), never counted as met */
+      met: boolean | null;
+      reference?: undefined;
+    }
+  | {
+      /** A figure to read a target against (e.g. bench/relay.ts's ceiling), not a target. */
+      target: string;
+      value: string;
+      met: null;
+      reference: true;
+    };
+
+/** The targets table's last column: a reference line reads "reference", never yes or no. */
+export function metCell(c: TargetCheck): string {
+  if (c.reference) return 'reference';
+  return c.met === null ? '–' : c.met ? 'yes' : '**no**';
+}
+
+/** How many targets were met, not met and skipped; reference lines are counted apart. */
+export function tallyTargets(checks: readonly TargetCheck[]): { met: number; notMet: number; skipped: number; references: number } {
+  const t = { met: 0, notMet: 0, skipped: 0, references: 0 };
+  for (const c of checks) {
+    if (c.reference) t.references++;
+    else if (c.met === null) t.skipped++;
+    else if (c.met) t.met++;
+    else t.notMet++;
+  }
+  return t;
 }
