@@ -1,6 +1,6 @@
 // A reference point, not a product: the bare floor of one Node HTTP/2 hop for native gRPC. A
 // node:http2 server whose every stream becomes a stream on ONE node:http2 client session to the
-// backend, bytes piped both ways (with backpressure), response headers forwarded as soon as they
+// backend, bytes forwarded both ways as they arrive (with backpressure), response headers forwarded as soon as they
 // arrive, trailers forwarded, and a reset on either side passed to the other. The bench runs a
 // grpc-js client through it beside the gateway, in the same rounds, so the gateway's native gRPC
 // figure can be read against what any Node HTTP/2 hop costs that client ("gateway ÷ relay").
@@ -23,6 +23,7 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
+import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { listenAndAnnounce } from './lib/announce.js';
 
@@ -54,14 +55,31 @@ function pick(from: IncomingHttpHeaders, names: readonly string[], into: Outgoin
 }
 
 const wasReset = (s: ClientHttp2Stream | ServerHttp2Stream): boolean => s.rstCode !== undefined && s.rstCode !== NGHTTP2_NO_ERROR;
+const ignore = (): void => {};
+
+/**
+ * Every chunk of `from` written to `to` as it arrives, paused while `to` is full. Not
+ * stream.pipe(), which adds several listeners and its own bookkeeping to every stream: the
+ * relay is meant to be the floor, so it carries only what forwarding needs.
+ */
+function forward(from: Readable, to: Writable): void {
+  const resume = (): void => void from.resume();
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+}
 
 function relay(down: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   const out: ClientHttp2Stream = upstream().request(
     pick(headers, UP_HEADERS, { ':method': headers[':method'], ':path': headers[':path'] }),
   );
-  down.pipe(out);
+  forward(down, out);
+  down.on('end', () => out.end());
   let trailers: OutgoingHttpHeaders = {};
-  let piping = false;
+  let answering = false;
   out.on('response', (h) => {
     if (down.closed) return;
     const answer = pick(h, ['content-type'], { ':status': h[':status'] });
@@ -71,8 +89,8 @@ function relay(down: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
       return;
     }
     down.respond(answer, { waitForTrailers: true });
-    piping = true;
-    out.pipe(down, { end: false });
+    answering = true;
+    forward(out, down);
   });
   out.on('trailers', (t) => (trailers = pick(t, STATUS_HEADERS, {})));
   down.on('wantTrailers', () => down.sendTrailers(trailers));
@@ -80,7 +98,7 @@ function relay(down: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   // node:http2 ends a stream reset with CANCEL ('end' before 'close', rstCode already set): that
   // must not become a clean end downstream.
   out.on('end', () => {
-    if (!piping || down.closed) return;
+    if (!answering || down.closed) return;
     if (wasReset(out)) down.close(out.rstCode);
     else down.end();
   });
@@ -93,8 +111,8 @@ function relay(down: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     if (!out.closed && wasReset(down)) out.close(NGHTTP2_CANCEL);
   });
   // Stream errors are the resets above; without a listener they would end the process.
-  out.on('error', () => {});
-  down.on('error', () => {});
+  out.on('error', ignore);
+  down.on('error', ignore);
 }
 
 const server = createServer();
