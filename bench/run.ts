@@ -1105,7 +1105,7 @@ function markdown(
     md += `\n"${FLOOR}" is bench/floor-proxy.ts: node:http and grpc-js Channel.createCall with nothing else (no Fastify, metadata, CORS, limits, logs or metrics), the least a Node proxy of this design can cost; "gateway+log" is the gateway with its access log on (to /dev/null). Peak RSS in the table: median over rounds (later rounds start with the heap the 1 MiB and stream cases grew).\n`;
   }
   if (rows.some((r) => r['path'] === RELAY)) {
-    md += `\n"${RELAY}" is the same grpc-js client through bench/relay.ts: a node:http2 server piping each stream to one node:http2 client session to the backend, headers, trailers and resets forwarded, nothing else. It is the least any Node HTTP/2 hop costs that client, not a target; the reference lines under the native gRPC targets give it over the direct client and the gateway over it, both as medians of same-round ratios.\n`;
+    md += `\n"${RELAY}" is the same grpc-js client through bench/relay.ts: a node:http2 server forwarding each stream to one node:http2 client session to the backend, headers, trailers and resets forwarded, nothing else. It is the least any Node HTTP/2 hop costs that client, not a target; the reference lines under the native gRPC targets give it over the direct client and the gateway over it, both as medians of same-round ratios.\n`;
   }
   const pinned = meta['pinned'] as { layout: PinLayout | null; skip: string | null };
   md += pinned.layout
