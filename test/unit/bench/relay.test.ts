@@ -163,6 +163,50 @@ describe('bench/relay.ts when the Pod resets a stream', () => {
   });
 });
 
+describe('bench/relay.ts when the Pod restarts', () => {
+  const echo = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void => cb(null, call.request);
+  const startPod = async (port: number): Promise<{ server: grpc.Server; port: number }> => {
+    const server = new grpc.Server();
+    server.register('/relay.Test/Echo', echo, identity, identity, 'unary');
+    const bound = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    return { server, port: bound };
+  };
+  let pod: { server: grpc.Server; port: number };
+  let relay: { svc: Service; port: number };
+  let client: grpc.Client;
+
+  afterAll(async () => {
+    client?.close();
+    await relay?.svc.stop();
+    pod?.server.forceShutdown();
+  });
+
+  const echoOnce = (): Promise<grpc.ServiceError | null> =>
+    new Promise((resolve) => client.makeUnaryRequest('/relay.Test/Echo', identity, identity, Buffer.from('x'), (e) => resolve(e)));
+
+  it('fails calls while the Pod is gone, without exiting, and opens a new session once it is back', async () => {
+    pod = await startPod(0);
+    relay = await startRelay(pod.port);
+    client = new grpc.Client(`127.0.0.1:${relay.port}`, grpc.credentials.createInsecure());
+    expect(await echoOnce()).toBeNull();
+    pod.server.forceShutdown();
+    // The relay's session to the Pod closes; calls fail (no Pod), the relay stays up.
+    const failed = await echoOnce();
+    expect(failed?.code).not.toBe(grpc.status.OK);
+    expect(relay.svc.child.exitCode).toBeNull();
+    pod = await startPod(pod.port);
+    const deadline = Date.now() + 15_000;
+    let last = failed;
+    while (last !== null && Date.now() < deadline) {
+      last = await echoOnce();
+      if (last !== null) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(last).toBeNull();
+  });
+});
+
 describe('the relay rows and their reference lines', () => {
   const row = (round: number, path: string, callsPerS: number) => ({ case: 'grpc64', round, path, callsPerS });
   // Shared cores: relay/direct per round 0.60, 0.50, 0.70 (median 0.60); gateway/relay 0.75, 1.0, 0.80 (median 0.80).
