@@ -1,12 +1,12 @@
 // Which requests the native front takes before Fastify, on a real node:http2 server: a gRPC
 // client's native POST, and nothing else — not once the server is closing (Fastify answers 503).
 import http2 from 'node:http2';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallBounds } from '../../../src/http/bounds.js';
 import type { RequestHandler } from '../../../src/http/listener.js';
 import { requestIds, withNativeFront } from '../../../src/http/native-front.js';
-import { noopObserver } from '../../../src/http/types.js';
+import { noopObserver, type CallObserver } from '../../../src/http/types.js';
 import { Router } from '../../../src/upstream/router.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -15,8 +15,11 @@ afterEach(async () => {
 });
 
 /** A server whose stand-in for Fastify answers 418; `closing` as the app's state. */
-async function front(state: { closing: boolean }): Promise<http2.ClientHttp2Session> {
-  const log = pino({ level: 'silent' });
+async function front(
+  state: { closing: boolean },
+  observer: CallObserver = noopObserver,
+  log: Logger = pino({ level: 'silent' }),
+): Promise<http2.ClientHttp2Session> {
   const fastify: RequestHandler = (_req, res) => {
     res.writeHead(418);
     res.end();
@@ -33,7 +36,7 @@ async function front(state: { closing: boolean }): Promise<http2.ClientHttp2Sess
       maxMessageBytes: 1 << 20,
       accessLog: false,
       exposeExtra: [],
-      observer: noopObserver,
+      observer,
       bounds: new CallBounds({ maxConcurrentCalls: 10, maxBufferedRequestBytes: 1 << 20 }, log),
     },
     logger: log,
@@ -76,5 +79,27 @@ describe('withNativeFront', () => {
     expect((await ask(session, { ...NATIVE, origin: 'https://app.example' }))[':status']).toBe(418);
     state.closing = true;
     expect((await ask(session, NATIVE))[':status']).toBe(418);
+  });
+
+  it('an unexpected error is answered INTERNAL as a native gRPC status, saying nothing of it, and logged once', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    let thrown = false;
+    const observer: CallObserver = {
+      ...noopObserver,
+      callStarted() {
+        if (thrown) return;
+        thrown = true;
+        throw new Error('metrics backend exploded');
+      },
+    };
+    // Thrown while the no-route refusal is counted, before anything was written.
+    const answer = await ask(await front({ closing: false }, observer, log), NATIVE);
+    expect(answer[':status']).toBe(200);
+    expect(answer['grpc-status']).toBe('13');
+    expect(answer['grpc-message']).toBe('internal gateway error');
+    const errors = lines.filter((l) => l.msg === 'unhandled error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.reqId).toMatch(/^req-/);
   });
 });
