@@ -73,8 +73,11 @@ export interface AdmissionRefusal extends Refusal {
 
 export type Admission = { call: AdmittedCall } | { refusal: AdmissionRefusal };
 
-/** "/package.Service/Method": two non-empty segments. */
-const GRPC_PATH = /^\/[^/?]+\/[^/?]+$/;
+/**
+ * "/package.Service/Method": two non-empty segments of proto names, which are never
+ * percent-encoded: a path with a '%' is no method and never reaches a Pod.
+ */
+const GRPC_PATH = /^\/[^/?%]+\/[^/?%]+$/;
 
 const refused = (
   httpStatus: number,

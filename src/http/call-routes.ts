@@ -1,73 +1,53 @@
-// The routes that carry calls: every POST goes through admission (./admission.ts) and becomes an
-// Exchange or a refusal; any other method is refused 405. Fastify is adapted here, and only here,
-// to the transport-independent admission step and to the one refusal writer (./refusal.ts).
+// The routes that carry calls: every POST goes through ./call-entry.ts (admission, then an
+// exchange or a refusal); any other method is refused 405. Fastify is adapted here, and only
+// here, to that entry (FastifyCall).
 import { status as Status } from '@grpc/grpc-js';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import type { WebContentType } from '../protocol/index.js';
-import { admit, type AdmissionContext } from './admission.js';
-import { Exchange, type ExchangeSettings } from './exchange.js';
-import { NativeExchange, type NativeExchangeInit } from './native-exchange.js';
-import { reasonForStatus, refuseCall } from './refusal.js';
-import type { RawRequest, RefusalReason } from './types.js';
+import type { AdmissionContext } from './admission.js';
+import { refuseRequest, startCall, type CallSource, type RequestRefusal } from './call-entry.js';
+import type { ExchangeSettings } from './exchange.js';
+import type { RawRequest, RawResponse } from './types.js';
 
-const FALLBACK_CONTENT_TYPE: WebContentType = Object.freeze({
-  mode: 'binary',
-  codec: 'proto',
-  response: 'application/grpc-web+proto',
-}) as WebContentType;
+/** A request Fastify routed, as the call entry sees it. */
+class FastifyCall implements CallSource {
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {}
 
-/**
- * The request's header lines, as --max-headers counts them: an HTTP/2 request's pseudo-headers
- * (:method, :path, ...), which come first, are the request line, not headers.
- */
-function headerLines(req: RawRequest): number {
-  const raw = req.rawHeaders;
-  let n = raw.length / 2;
-  if (req.httpVersionMajor === 2) for (let i = 0; i < raw.length && raw[i]!.charCodeAt(0) === 0x3a; i += 2) n--;
-  return n;
+  get req(): RawRequest {
+    return this.request.raw;
+  }
+
+  get res(): RawResponse {
+    return this.reply.raw as RawResponse;
+  }
+
+  get log(): FastifyBaseLogger {
+    return this.request.log;
+  }
+
+  ips(): readonly string[] | undefined {
+    return this.request.ips;
+  }
+
+  ip(): string {
+    return this.request.ip;
+  }
+
+  baseHeaders(): OutgoingHttpHeaders {
+    return this.reply.getHeaders() as OutgoingHttpHeaders;
+  }
+
+  takeOver(): void {
+    this.reply.hijack();
+  }
 }
 
-/** What a refusal of a Fastify request says, beyond the request itself. */
-export interface FastifyRefusal {
-  httpStatus: number;
-  code: Status;
-  message: string;
-  contentType?: WebContentType | null;
-  /** The matched route prefix, once one matched. */
-  route?: string;
-  reason?: RefusalReason;
-}
-
-/**
- * Answers a request the gateway refuses before any Pod is involved, through the same writer as
- * the exchange's refusals. The headers @fastify/cors chose are kept.
- */
-export function refuseRequest(request: FastifyRequest, reply: FastifyReply, settings: ExchangeSettings, r: FastifyRefusal): void {
-  // An error after the exchange began answering: that answer stands, nothing more can be said.
-  if (reply.raw.headersSent) return;
-  settings.observer.callStarted();
-  // Written on the raw response, like every other answer.
-  const baseHeaders = reply.getHeaders() as OutgoingHttpHeaders;
-  reply.hijack();
-  refuseCall(
-    {
-      req: request.raw,
-      res: reply.raw,
-      baseHeaders,
-      contentType: r.contentType ?? FALLBACK_CONTENT_TYPE,
-      exposeExtra: request.headers.origin !== undefined ? settings.exposeExtra : null,
-      route: r.route ?? '',
-      method: request.url.split('?', 1)[0]!,
-      client: request.ip,
-      durationMs: 0,
-      bytesIn: 0,
-      log: request.log,
-      observer: settings.observer,
-    },
-    { httpStatus: r.httpStatus, code: r.code, message: r.message, reason: r.reason ?? reasonForStatus(r.httpStatus) },
-  );
+/** Answers a Fastify request the gateway refuses itself; the headers @fastify/cors chose are kept. */
+export function refuseFastifyRequest(request: FastifyRequest, reply: FastifyReply, settings: ExchangeSettings, r: RequestRefusal): void {
+  refuseRequest(new FastifyCall(request, reply), settings, r);
 }
 
 /** Registers the call route (POST) and the 405 answer to every other method. */
@@ -77,41 +57,11 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
   // preHandler stages and the handler dispatch never run for it (the Exchange reads the raw body
   // stream itself). The hook never calls `done`; a synchronous throw still reaches the error
   // handler through Fastify's hook runner (README, Performance, has what this saves).
-  const handleCall = (request: FastifyRequest, reply: FastifyReply): void => {
-    const req = request.raw;
-    const socket = req.socket as TLSSocket;
-    const verdict = admit(
-      {
-        headers: req.headers,
-        headerCount: headerLines(req),
-        url: req.url ?? '/',
-        httpVersion: req.httpVersion,
-        peer: socket.remoteAddress,
-        encrypted: socket.encrypted === true,
-        ips: () => request.ips,
-        log: request.log,
-      },
-      admission,
-    );
-    if ('refusal' in verdict) {
-      refuseRequest(request, reply, settings, verdict.refusal);
-      return;
-    }
-    reply.hijack();
-    // The admitted call becomes the exchange's init as it is: no copy of it per call.
-    const init = { settings, req, res: reply.raw, log: request.log, baseHeaders: reply.getHeaders() as OutgoingHttpHeaders };
-    if (verdict.call.contentType.mode === 'native') {
-      // Admission lets native gRPC in over HTTP/2 only.
-      new NativeExchange(Object.assign(verdict.call, init as typeof init & Pick<NativeExchangeInit, 'req' | 'res'>)).begin();
-    } else {
-      new Exchange(Object.assign(verdict.call, init)).begin();
-    }
-  };
   app.route({
     method: 'POST',
     url: '/*',
     onRequest: (request, reply) => {
-      handleCall(request, reply);
+      startCall(new FastifyCall(request, reply), admission, settings);
     },
     handler: () => {
       // Never reached: the onRequest hook above always answers or hijacks.
@@ -124,7 +74,7 @@ export function registerCallRoutes(app: FastifyInstance, admission: AdmissionCon
     handler: (request, reply) => {
       reply.header('allow', 'POST, OPTIONS');
       // Not returned: the reply is hijacked, and Fastify would try to send a returned one again.
-      refuseRequest(request, reply, settings, {
+      refuseFastifyRequest(request, reply, settings, {
         httpStatus: 405,
         code: Status.UNIMPLEMENTED,
         message: `method ${request.method} not allowed: gRPC-Web calls are POST`,

@@ -36,6 +36,30 @@ export function compileTrustProxy(setting: TrustProxySetting): TrustProxyFn | nu
   return (address) => list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
+/**
+ * Fastify's request.ips (proxy-addr's `all`) for the same predicate, for requests that do not go
+ * through Fastify: the TCP peer, then the x-forwarded-for entries from the nearest, up to and
+ * including the first address not trusted. undefined when nobody is trusted, as in Fastify.
+ */
+export function forwardedChain(peer: string | undefined, header: string | string[] | undefined, trust: TrustProxyFn | null): string[] | undefined {
+  if (trust === null) return undefined;
+  const chain = [peer as string];
+  if (typeof header === 'string') {
+    const entries = header.split(',');
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!.trim();
+      if (entry.length > 0) chain.push(entry);
+    }
+  }
+  for (let i = 0; i < chain.length - 1; i++) {
+    if (!trust(chain[i]!, i)) {
+      chain.length = i + 1;
+      break;
+    }
+  }
+  return chain;
+}
+
 /** Who the client is, as far as the gateway can vouch for it, and what the Pod is told. */
 export interface ClientView {
   /** The client's address: the TCP peer, or the first address a trusted proxy forwarded for. */

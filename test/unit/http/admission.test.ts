@@ -79,6 +79,9 @@ describe('admit', () => {
     expect(noRoute).toMatchObject({ httpStatus: 200, code: Status.UNIMPLEMENTED, reason: 'no_route' });
     expect(noRoute.contentType?.response).toBe('application/grpc-web+proto');
     expect(refusal(request(WEB, '/not-a-grpc-path'))).toMatchObject({ reason: 'no_route' });
+    // Percent-encoding (well-formed or not) is no proto name: refused here, before any Pod.
+    expect(refusal(request(WEB, '/echo.v1.EchoService/Echo%'))).toMatchObject({ code: Status.UNIMPLEMENTED, reason: 'no_route' });
+    expect(refusal(request(WEB, '/echo.v1.Echo%53ervice/Echo'))).toMatchObject({ code: Status.UNIMPLEMENTED, reason: 'no_route' });
     expect(refusal(request({ ...WEB, 'grpc-timeout': 'soon' }))).toMatchObject({
       httpStatus: 400, code: Status.INTERNAL, reason: 'malformed_request', route: '/echo.v1.EchoService/',
     });

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { clientView, compileTrustProxy } from '../../../src/http/forwarding.js';
+import { clientView, compileTrustProxy, forwardedChain, type TrustProxyFn } from '../../../src/http/forwarding.js';
 
 describe('compileTrustProxy', () => {
   it('false trusts nobody, true everybody', () => {
@@ -59,5 +60,40 @@ describe('clientView', () => {
 
   it('no peer address (socket already gone): nothing to forward for', () => {
     expect(clientView(undefined, false, compileTrustProxy(true), undefined, noIps)).toMatchObject({ address: undefined, forwardedFor: undefined });
+  });
+});
+
+describe('forwardedChain', () => {
+  // What Fastify's request.ips gives for the same predicate, computed by the library it uses.
+  const fastifyIps = createRequire(import.meta.url)('@fastify/proxy-addr').all as (req: object, trust: TrustProxyFn) => string[];
+  const cases: Array<[string, string | undefined]> = [
+    ['10.0.0.1', undefined],
+    ['10.0.0.1', ''],
+    ['10.0.0.1', '203.0.113.7'],
+    ['10.0.0.1', ' 203.0.113.7 '],
+    ['10.0.0.1', '198.51.100.9, 203.0.113.7'],
+    ['10.0.0.1', '198.51.100.9,10.0.0.2, 10.0.0.3'],
+    ['10.0.0.1', '1.1.1.1,,  ,10.0.0.2'],
+    ['10.0.0.1', 'garbage, 10.0.0.2'],
+    ['192.0.2.1', '10.0.0.2'],
+    ['::ffff:10.0.0.1', '2001:db8::1, 10.0.0.2'],
+  ];
+  const predicates: Array<[string, TrustProxyFn]> = [
+    ['10.0.0.0/8', compileTrustProxy(['10.0.0.0/8'])!],
+    ['2 hops', compileTrustProxy(2)!],
+    ['everybody', compileTrustProxy(true)!],
+  ];
+
+  it('is request.ips: the peer, then x-forwarded-for from the nearest up to the first address not trusted', () => {
+    for (const [name, trust] of predicates) {
+      for (const [peer, header] of cases) {
+        const req = { headers: header === undefined ? {} : { 'x-forwarded-for': header }, socket: { remoteAddress: peer } };
+        expect({ name, peer, header, chain: forwardedChain(peer, header, trust) }).toEqual({ name, peer, header, chain: fastifyIps(req, trust) });
+      }
+    }
+  });
+
+  it('undefined when nobody is trusted, as request.ips is then', () => {
+    expect(forwardedChain('10.0.0.1', '203.0.113.7', null)).toBeUndefined();
   });
 });

@@ -1,17 +1,17 @@
 // The native gRPC exchange between a real grpc-js client and real grpc-js Pods (a real PodPool):
 // every call type, metadata and trailers, deadline, cancel, large messages, backpressure both
-// ways, and bad input. The front end here is Node's http2 server handing each request to
-// admit() and the exchange, as the gateway's listener does.
+// ways, and bad input. The front end here is Node's http2 server with the gateway's native front
+// (admission, then the exchange or the refusal writer), as the gateway's listener has it.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { admit, type AdmissionContext } from '../../../src/http/admission.js';
+import type { AdmissionContext } from '../../../src/http/admission.js';
 import { CallBounds } from '../../../src/http/bounds.js';
 import type { ExchangeSettings } from '../../../src/http/exchange.js';
 import { compileTrustProxy } from '../../../src/http/forwarding.js';
-import { NativeExchange, type NativeExchangeInit } from '../../../src/http/native-exchange.js';
-import { refuseExchange } from '../../../src/http/refusal.js';
+import type { RequestHandler } from '../../../src/http/listener.js';
+import { requestIds, withNativeFront } from '../../../src/http/native-front.js';
 import type { CallRecord, RefusalReason } from '../../../src/http/types.js';
 import type { PodPool } from '../../../src/upstream/pool.js';
 import { Router } from '../../../src/upstream/router.js';
@@ -35,7 +35,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** Node's http2 (h2c) in front of admit() and NativeExchange, over `pool`. */
+/** Node's http2 (h2c) with the native front, over `pool`. */
 async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20, maxConcurrentCalls = 100): Promise<FrontEnd> {
   const log = pino({ level: 'silent' });
   const records: CallRecord[] = [];
@@ -55,31 +55,12 @@ async function frontEnd(pool: PodPool, maxBufferedRequestBytes = 32 << 20, maxCo
     router: new Router([], pool),
     trust: compileTrustProxy(false),
   };
-  const server = http2.createServer();
-  server.on('request', (req, res) => {
-    const verdict = admit(
-      {
-        headers: req.headers,
-        headerCount: req.rawHeaders.length / 2,
-        url: req.url,
-        httpVersion: req.httpVersion,
-        peer: req.socket.remoteAddress,
-        encrypted: false,
-        ips: () => undefined,
-        log,
-      },
-      context,
-    );
-    // Node's Http2ServerResponse has flushHeaders; its type declarations do not (see RawResponse).
-    const init = { settings, req, res: res as NativeExchangeInit['res'], log, baseHeaders: {} };
-    if ('call' in verdict) {
-      new NativeExchange(Object.assign(verdict.call, init)).begin();
-      return;
-    }
-    const r = verdict.refusal;
-    const refused = { ...init, contentType: r.contentType!, crossOrigin: false, route: r.route, method: req.url, clientAddress: '' };
-    refuseExchange(refused, performance.now(), 0, r);
-  });
+  // The gateway's own front for native calls; nothing else is sent here.
+  const notNative: RequestHandler = (_req, res) => {
+    res.writeHead(500);
+    res.end();
+  };
+  const server = http2.createServer(withNativeFront(notNative, { admission: context, settings, logger: log, nextRequestId: requestIds(), closing: () => false }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
   const { port } = server.address() as { port: number };
