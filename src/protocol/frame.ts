@@ -65,11 +65,6 @@ export function encodeMessageFrames(messages: readonly Buffer[], framedBytes: nu
 const NO_FRAMES = Object.freeze([]) as unknown as Frame[];
 
 /**
- * Incremental decoder for request bodies. Keeps the chunks it was given (no concatenation) and
- * copies once per frame, only when a frame straddles chunks; a frame wholly inside one chunk is
- * returned as a subarray of it. After it throws, the decoder is unusable: the caller fails the call.
- */
-/**
  * The rules every 5-byte prefix must pass, whether its message is cut out (FrameDecoder) or passed
  * on as it came (FrameScanner): FrameError 'bad-flags' for flag bits other than the compressed one,
  * 'too-large' for a length above maxMessageBytes (checked before any of the message is held).
@@ -83,6 +78,11 @@ export function checkFramePrefix(flags: number, length: number, maxMessageBytes:
   }
 }
 
+/**
+ * Incremental decoder for request bodies. Keeps the chunks it was given (no concatenation) and
+ * copies once per frame, only when a frame straddles chunks; a frame wholly inside one chunk is
+ * returned as a subarray of it. After it throws, the decoder is unusable: the caller fails the call.
+ */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   /** Offset of the first unread byte in chunks[0]. */
